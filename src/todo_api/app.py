@@ -1,0 +1,59 @@
+"""The application factory. Nothing happens at import time; the lifespan opens the database."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from todo_api import __version__
+from todo_api.config import Settings
+from todo_api.db import Database
+from todo_api.errors import install_error_handlers
+from todo_api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from todo_api.migrate import upgrade_to_head
+from todo_api.routes import debug, health, todos
+
+EXPOSED_HEADERS = ["Link", "Location", "X-Request-ID"]
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the ASGI app. Without `settings`, reads them from the environment (for workers)."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        database = Database(settings.database_url)
+        # Idempotent and serialized by the database's write lock: safe with several workers.
+        upgrade_to_head(database.engine)
+        try:
+            yield {"database": database}  # becomes request.state.database
+        finally:
+            database.close()
+
+    app = FastAPI(
+        title="todo-api",
+        version=__version__,
+        summary="A todo-list service that runs the same on a laptop and in Kubernetes.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(todos.router)
+    if settings.debug_routes:
+        app.include_router(debug.router)
+
+    # Added innermost first: the request context wraps everything, so even a 413 has an id.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=EXPOSED_HEADERS,
+        )
+    app.add_middleware(RequestContextMiddleware, access_log=settings.access_log)
+    return app

@@ -1,0 +1,93 @@
+"""Settings: one class read from `TODO_*` environment variables or `TODO_*_FILE` files."""
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+ENV_PREFIX = "TODO_"
+DEFAULT_DATABASE_URL = "sqlite:///./data/todo.db"
+MEBIBYTE = 1024 * 1024
+
+
+class FileValueSource(PydanticBaseSettingsSource):
+    """Reads a setting from the file named by `TODO_<NAME>_FILE` (Docker/Kubernetes secrets)."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        raise NotImplementedError  # values are produced all at once by __call__
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name in self.settings_cls.model_fields:
+            env_name = f"{ENV_PREFIX}{name.upper()}"
+            path = os.environ.get(f"{env_name}_FILE")
+            if not path:
+                continue
+            if env_name in os.environ:
+                raise ValueError(f"set either {env_name} or {env_name}_FILE, not both")
+            try:
+                values[name] = Path(path).read_text(encoding="utf-8").strip()
+            except OSError as error:
+                raise ValueError(f"{env_name}_FILE: cannot read {path}: {error.strerror}") from None
+        return values
+
+
+class Settings(BaseSettings):
+    """Everything an operator can configure; the README's configuration table lists each field."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    database_url: str = DEFAULT_DATABASE_URL
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+    log_format: Literal["json", "console"] = "console"
+    access_log: bool = True
+    cors_origins: Annotated[list[str], NoDecode] = []
+    max_body_bytes: int = Field(default=MEBIBYTE, ge=1)
+    auth: Literal["disabled"] = "disabled"
+    graceful_timeout: int = Field(default=8, ge=0, le=300)
+    forwarded_allow_ips: str = "127.0.0.1"
+    debug_routes: bool = False
+
+    @field_validator("log_level", "log_format", "auth", mode="before")
+    @classmethod
+    def _lowercase(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        """Accept `https://a.example,https://b.example` as well as a list."""
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        if not value.startswith("sqlite:///"):
+            raise ValueError(
+                "only sqlite:///PATH URLs are supported (PostgreSQL is on the roadmap)"
+            )
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, FileValueSource(settings_cls)

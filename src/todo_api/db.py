@@ -1,0 +1,97 @@
+"""The database seam: engine, SQLite connection pragmas, and the units of work routes run.
+
+One concurrency model: route handlers are `async def`; the data work of a request is one
+synchronous function of a `Connection` (a *unit of work*) handed to `Database.read` or
+`Database.write`. On SQLite a local file answers in microseconds, so the unit runs inline on the
+event loop over the process's one connection — a thread hop would cost more than the query.
+Writes take SQLite's write lock up front (`BEGIN IMMEDIATE`) so concurrent writers, even from
+other processes, queue on `busy_timeout` instead of failing with "database is locked".
+"""
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+T = TypeVar("T")
+UnitOfWork = Callable[[Connection], T]
+
+BUSY_TIMEOUT_MS = 10_000
+_BEGIN_OPTION = "todo_begin"  # execution option naming the BEGIN statement of the next transaction
+
+
+def sqlite_path(database_url: str) -> Path | None:
+    """The file behind an SQLite URL, or None for an in-memory database."""
+    path = sa.make_url(database_url).database
+    return Path(path) if path and path != ":memory:" else None
+
+
+def create_engine(database_url: str) -> Engine:
+    """An engine whose connections are set up for safe concurrent use of one SQLite file."""
+    path = sqlite_path(database_url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(database_url)
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        # Let us issue BEGIN ourselves (pysqlite's own transaction handling is not usable here).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode: a commit survives a crash of this process (kill -9, OOM);
+        # see docs/operations.md for the power-loss trade-off and TODO_ names to change it.
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        statement = connection.get_execution_options().get(_BEGIN_OPTION)
+        if statement:
+            connection.exec_driver_sql(statement)
+
+    return engine
+
+
+class Database:
+    """The process's access to the database: runs units of work in transactions."""
+
+    def __init__(self, database_url: str) -> None:
+        self.url = database_url
+        self.engine = create_engine(database_url)
+        self._connection: Connection | None = None
+
+    def _connect(self) -> Connection:
+        if self._connection is None or self._connection.closed:
+            self._connection = self.engine.connect()
+        return self._connection
+
+    async def read(self, work: UnitOfWork[T]) -> T:
+        """Run a read-only unit; each statement sees committed data (SQLite autocommit)."""
+        connection = self._connect().execution_options(**{_BEGIN_OPTION: None})
+        try:
+            return work(connection)
+        finally:
+            connection.rollback()
+
+    async def write(self, work: UnitOfWork[T]) -> T:
+        """Run a unit in one write transaction: all of it commits, or none of it does."""
+        connection = self._connect().execution_options(**{_BEGIN_OPTION: "BEGIN IMMEDIATE"})
+        try:
+            result = work(connection)
+        except BaseException:
+            connection.rollback()
+            raise
+        connection.commit()
+        return result
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+        self.engine.dispose()

@@ -1,0 +1,119 @@
+"""Pure ASGI middleware: request ids and access log, and the request body size limit.
+
+Pure ASGI rather than `BaseHTTPMiddleware`, which costs about three times the throughput.
+"""
+
+import logging
+import re
+import time
+import uuid
+from http import HTTPStatus
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from todo_api.errors import problem_response
+from todo_api.logs import LOGGER_NAME, request_id_var
+
+REQUEST_ID_HEADER = b"x-request-id"
+# An incoming id is echoed into logs and headers, so only short, plain ids are accepted.
+_SAFE_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
+
+access_logger = logging.getLogger(f"{LOGGER_NAME}.access")
+error_logger = logging.getLogger(f"{LOGGER_NAME}.error")
+
+
+def _request_id(scope: Scope) -> str:
+    for name, value in scope["headers"]:
+        if name == REQUEST_ID_HEADER and _SAFE_REQUEST_ID.fullmatch(value):
+            return str(value, "ascii")
+    return uuid.uuid4().hex
+
+
+class RequestContextMiddleware:
+    """Gives each request an id (echoed in `X-Request-ID` and every log line), writes the access
+    log line, and turns an unexpected exception into a logged, generic 500 problem."""
+
+    def __init__(self, app: ASGIApp, *, access_log: bool) -> None:
+        self.app = app
+        self.access_log = access_log
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _request_id(scope)
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        status = HTTPStatus.INTERNAL_SERVER_ERROR.value
+        response_started = False
+
+        async def send_with_request_id(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                status = message["status"]
+                message["headers"] = [*message["headers"], (REQUEST_ID_HEADER, request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_request_id)
+        except Exception:
+            error_logger.exception("unhandled error", extra={"path": scope["path"]})
+            if not response_started:
+                response = problem_response(
+                    HTTPStatus.INTERNAL_SERVER_ERROR,
+                    detail=f"An unexpected error occurred; quote request id {request_id}.",
+                )
+                await response(scope, receive, send_with_request_id)
+        finally:
+            if self.access_log:
+                route = scope.get("route")
+                access_logger.info(
+                    "request",
+                    extra={
+                        "method": scope["method"],
+                        "route": getattr(route, "path", None) or scope["path"],
+                        "status": status,
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    },
+                )
+            request_id_var.reset(token)
+
+
+class BodySizeLimitMiddleware:
+    """Answers 413 once a request body passes `max_bytes`: at once when Content-Length says so,
+    otherwise as soon as the bytes read so far exceed it — the body is never buffered whole."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope["headers"]:
+            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                await self._too_large()(scope, receive, send)
+                return
+
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    # FastAPI re-raises HTTPException from body reading; the error handler answers.
+                    raise HTTPException(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, self._detail())
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+    def _detail(self) -> str:
+        return f"The request body is larger than the limit of {self.max_bytes} bytes."
+
+    def _too_large(self) -> ASGIApp:
+        return problem_response(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, detail=self._detail())

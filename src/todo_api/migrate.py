@@ -1,0 +1,39 @@
+"""Applying the Alembic migrations shipped inside the package, and checking they are applied."""
+
+from functools import cache
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection, Engine
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+WRITE_LOCK_OPTION = {"todo_begin": "BEGIN IMMEDIATE"}
+
+
+def alembic_config(engine: Engine | None = None) -> Config:
+    """An Alembic config pointing at the packaged migrations (no alembic.ini needed at runtime)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if engine is not None:
+        config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+        config.attributes["engine"] = engine
+    return config
+
+
+def upgrade_to_head(engine: Engine) -> None:
+    """Apply every pending migration. Concurrent callers queue on the database's write lock."""
+    command.upgrade(alembic_config(engine), "head")
+
+
+@cache
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def is_at_head(connection: Connection) -> bool:
+    """True when the database has every migration this version of the code expects."""
+    current = MigrationContext.configure(connection).get_current_heads()
+    return set(current) == {head_revision()}

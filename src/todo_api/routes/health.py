@@ -1,0 +1,46 @@
+"""Service metadata, liveness and readiness."""
+
+from fastapi import APIRouter, Request, Response
+
+from todo_api import __version__
+from todo_api.deps import database_of
+from todo_api.errors import problem_response
+from todo_api.migrate import is_at_head
+from todo_api.schemas import Health, ServiceInfo
+
+router = APIRouter(tags=["service"])
+
+
+@router.get("/")
+async def service_info(request: Request) -> ServiceInfo:
+    """Name, version and where to go next."""
+    base = str(request.base_url).rstrip("/")
+    return ServiceInfo(
+        name="todo-api",
+        version=__version__,
+        links={
+            "todos": f"{base}/todos",
+            "docs": f"{base}/docs",
+            "openapi": f"{base}/openapi.json",
+            "health": f"{base}/health",
+            "ready": f"{base}/ready",
+        },
+    )
+
+
+@router.get("/health")
+async def health() -> Health:
+    """Liveness: the process answers. Touches nothing else."""
+    return Health(status="ok")
+
+
+@router.get("/ready", response_model=Health, responses={503: {"description": "Not ready"}})
+async def ready(request: Request) -> Response | Health:
+    """Readiness: the database answers and has every migration applied."""
+    try:
+        migrated = await database_of(request).read(is_at_head)
+    except Exception as error:  # any database failure means "not ready", never a 500
+        return problem_response(503, detail=f"Database unavailable: {type(error).__name__}.")
+    if not migrated:
+        return problem_response(503, detail="Database migrations are not applied.")
+    return Health(status="ready")
