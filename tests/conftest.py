@@ -25,3 +25,8 @@ def client(settings: Settings) -> Iterator[TestClient]:
     """A client of a started app (lifespan run: migrations applied)."""
     with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"  # the server runs on asyncio (uvloop); no need to test trio

@@ -5,8 +5,10 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
@@ -36,44 +38,61 @@ def free_port() -> int:
         return port
 
 
-def wait_until_healthy(base_url: str, process: subprocess.Popen[bytes] | None = None) -> None:
+@dataclass
+class ServerProcess:
+    """A server started by a test; its output goes to a file so a full pipe never stalls it."""
+
+    process: subprocess.Popen[bytes]
+    base_url: str
+    log_path: Path
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, timeout: float = 15) -> int:
+        """SIGTERM, wait (kill after `timeout`), return the exit status."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+def wait_until_healthy(server: ServerProcess) -> None:
     """Poll /health until it answers, the process dies, or the deadline passes."""
     deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            output = process.stdout.read().decode() if process.stdout else ""
-            raise AssertionError(f"server exited with {process.returncode}:\n{output}")
+        if server.process.poll() is not None:
+            raise AssertionError(
+                f"server exited with {server.process.returncode}:\n{server.output()}"
+            )
         with contextlib.suppress(httpx.TransportError):
-            if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
+            if httpx.get(f"{server.base_url}/health", timeout=1).status_code == 200:
                 return
         time.sleep(0.05)  # polling interval, not synchronisation: the loop checks the condition
-    raise AssertionError(f"{base_url} did not become healthy in {STARTUP_TIMEOUT_SECONDS}s")
+    raise AssertionError(f"{server.base_url} not healthy in {STARTUP_TIMEOUT_SECONDS}s")
 
 
 @contextlib.contextmanager
 def running_server(
     command: list[str], env: Mapping[str, str], port: int, cwd: Path = PROJECT_ROOT
-) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """Start `command` (a server on `port`), wait for health, yield its URL, stop it."""
-    process = subprocess.Popen(
-        command,
-        cwd=cwd,
-        env={**os.environ, **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_healthy(base_url, process)
-        yield base_url, process
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+) -> Iterator[ServerProcess]:
+    """Start `command` (a server on `port`), wait for health, yield it, stop it."""
+    with tempfile.TemporaryDirectory() as folder:
+        log_path = Path(folder) / "server.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                command, cwd=cwd, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT
+            )
+        server = ServerProcess(process, f"http://127.0.0.1:{port}", log_path)
+        try:
+            wait_until_healthy(server)
+            yield server
+        finally:
+            server.stop()
 
 
 def todo_api_command(*args: str) -> list[str]:

@@ -1,10 +1,12 @@
 """The `todo-api` command: serve, migrate, healthcheck."""
 
 import argparse
+import signal
 import sys
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
+from types import FrameType
 
 from pydantic import ValidationError
 
@@ -13,6 +15,10 @@ from todo_api.config import Settings
 
 HEALTHCHECK_TIMEOUT_SECONDS = 3.0
 EXIT_USAGE = 2
+
+
+def _exit_cleanly(_signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(0)
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -27,6 +33,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         if (value := getattr(args, name)) is not None
     }
     settings = settings.model_copy(update=updates)
+    # Uvicorn drains requests on SIGTERM, then re-raises the signal to the previous handler:
+    # make that handler a clean exit, so a stop (docker stop, Kubernetes) reports status 0.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     # Several processes (or reload) need an import string: each worker builds its own app,
     # reading the same TODO_* environment; one process can take the app object directly.
     single = settings.workers == 1 and not args.reload

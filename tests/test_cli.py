@@ -1,0 +1,116 @@
+"""The `todo-api` command and the tutorial entry point, run as real processes."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx2 as httpx
+import pytest
+
+from support import PROJECT_ROOT, free_port, running_server, todo_api_command
+from todo_api import __version__
+from todo_api.cli import build_parser
+
+COMMANDS = ["serve", "migrate", "healthcheck"]
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        todo_api_command(*args),
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=60,
+        check=False,
+    )
+
+
+def test_version() -> None:
+    result = run("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"todo-api {__version__}"
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(command: str) -> None:
+    result = run(command, "--help")
+    assert result.returncode == 0
+    assert f"todo-api {command}" in result.stdout
+
+
+def test_parser_knows_exactly_the_documented_commands() -> None:
+    subcommands = build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    assert sorted(subcommands) == sorted(COMMANDS)
+
+
+def test_invalid_configuration_exits_2_with_a_message() -> None:
+    result = run("migrate", env={"TODO_PORT": "not-a-port"})
+    assert result.returncode == 2
+    assert "invalid configuration" in result.stderr
+    assert "port" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_migrate_creates_the_database(tmp_path: Path) -> None:
+    database = tmp_path / "nested" / "todo.db"
+    result = run("migrate", env={"TODO_DATABASE_URL": f"sqlite:///{database}"})
+    assert result.returncode == 0, result.stderr
+    assert "0001" in result.stdout
+    assert database.exists()
+    assert run("migrate", env={"TODO_DATABASE_URL": f"sqlite:///{database}"}).returncode == 0
+
+
+def test_healthcheck_fails_when_nothing_listens() -> None:
+    result = run("healthcheck", env={"TODO_PORT": str(free_port())})
+    assert result.returncode == 1
+    assert "unhealthy" in result.stderr
+
+
+@pytest.mark.slow
+def test_serve_answers_and_healthcheck_passes(tmp_path: Path) -> None:
+    port = free_port()
+    env = {
+        "TODO_PORT": str(port),
+        "TODO_DATABASE_URL": f"sqlite:///{tmp_path / 'todo.db'}",
+        "TODO_LOG_FORMAT": "json",
+    }
+    with running_server(todo_api_command("serve"), env, port) as server:
+        created = httpx.post(f"{server.base_url}/todos", json={"title": "from a real server"})
+        assert created.status_code == 201
+        assert run("healthcheck", env=env).returncode == 0
+        assert httpx.get(f"{server.base_url}/ready").json() == {"status": "ready"}
+        assert server.stop() == 0
+        lines = [json.loads(line) for line in server.output().splitlines()]
+    access = [line for line in lines if line["logger"] == "todo_api.access"]
+    [post] = [line for line in access if line["method"] == "POST"]
+    assert post["route"] == "/todos" and post["status"] == 201
+    assert post["request_id"] and post["duration_ms"] >= 0
+
+
+@pytest.mark.slow
+def test_python_dash_m_serve_with_several_workers(tmp_path: Path) -> None:
+    port = free_port()
+    env = {
+        "TODO_PORT": str(port),
+        "TODO_WORKERS": "2",
+        "TODO_DATABASE_URL": f"sqlite:///{tmp_path / 'todo.db'}",
+    }
+    with running_server(todo_api_command("serve"), env, port) as server:
+        url = f"{server.base_url}/todos"
+        ids = {httpx.post(url, json={"title": f"t{n}"}).json()["id"] for n in range(20)}
+        assert len(ids) == 20
+        assert server.stop() == 0
+
+
+@pytest.mark.slow
+def test_tutorial_path_python_app_py(tmp_path: Path) -> None:
+    """`python app.py` from a checkout serves on 0.0.0.0:$TODO_PORT without installing."""
+    port = free_port()
+    env = {"TODO_PORT": str(port), "TODO_DATABASE_URL": f"sqlite:///{tmp_path / 'todo.db'}"}
+    command = [sys.executable, str(PROJECT_ROOT / "app.py")]
+    with running_server(command, env, port, cwd=tmp_path) as server:
+        assert httpx.get(f"{server.base_url}/").json()["name"] == "todo-api"
+        assert httpx.post(f"{server.base_url}/todos", json={"title": "x"}).status_code == 201
+        assert f"http://0.0.0.0:{port}" in server.output()

@@ -1,0 +1,146 @@
+"""The SQLite data layer: pragmas, migrations, durability across restarts, concurrent writers."""
+
+import datetime as dt
+import multiprocessing
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from fastapi.testclient import TestClient
+
+from todo_api import repository
+from todo_api.app import create_app
+from todo_api.config import Settings
+from todo_api.db import Database, create_engine
+from todo_api.migrate import alembic_config, is_at_head, upgrade_to_head
+from todo_api.tables import LOCAL_USER_ID, metadata
+
+WRITES_PER_PROCESS = 150
+
+
+def test_connections_use_wal_foreign_keys_and_busy_timeout(database_url: str) -> None:
+    engine = create_engine(database_url)
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+    engine.dispose()
+
+
+def test_migrations_build_the_schema_from_an_empty_database(database_url: str) -> None:
+    engine = create_engine(database_url)
+    with engine.connect() as connection:
+        assert not is_at_head(connection)
+    upgrade_to_head(engine)
+    with engine.connect() as connection:
+        assert is_at_head(connection)
+        tables = set(sa.inspect(connection).get_table_names())
+        assert set(metadata.tables) <= tables
+        local_user = connection.exec_driver_sql("SELECT id FROM users").scalar()
+        assert local_user == LOCAL_USER_ID
+    engine.dispose()
+
+
+def test_migrations_downgrade_and_upgrade_again(database_url: str) -> None:
+    engine = create_engine(database_url)
+    upgrade_to_head(engine)
+    command.downgrade(alembic_config(engine), "base")
+    with engine.connect() as connection:
+        assert "todos" not in sa.inspect(connection).get_table_names()
+    upgrade_to_head(engine)
+    with engine.connect() as connection:
+        assert is_at_head(connection)
+    engine.dispose()
+
+
+def test_migrated_schema_matches_the_tables_module(database_url: str) -> None:
+    """A change to tables.py without a migration fails here (autogenerate finds a diff)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    engine = create_engine(database_url)
+    upgrade_to_head(engine)
+    with engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), metadata)
+    engine.dispose()
+    assert diff == []
+
+
+def test_ready_is_503_when_migrations_are_missing(client: TestClient, database_url: str) -> None:
+    engine = create_engine(database_url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE alembic_version SET version_num = 'elsewhere'")
+    engine.dispose()
+    response = client.get("/ready")
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_todos_survive_a_restart(settings: Settings) -> None:
+    with TestClient(create_app(settings)) as first:
+        created = first.post("/todos", json={"title": "remember me"}).json()
+    with TestClient(create_app(settings)) as second:
+        assert second.get(f"/todos/{created['id']}").json() == created
+
+
+@pytest.mark.anyio
+async def test_a_failed_write_leaves_nothing_behind(database_url: str) -> None:
+    database = Database(database_url)
+    upgrade_to_head(database.engine)
+    now = dt.datetime.now(dt.UTC)
+
+    def create_two_then_fail(connection: sa.Connection) -> None:
+        repository.create_todo(connection, LOCAL_USER_ID, {"title": "a"}, now)
+        repository.create_todo(connection, LOCAL_USER_ID, {"title": "b"}, now)
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        await database.write(create_two_then_fail)
+    rows = await database.read(
+        lambda connection: repository.list_todos(connection, LOCAL_USER_ID, limit=10)
+    )
+    database.close()
+    assert rows == []
+
+
+def _write_many(database_url: str, writer: int) -> None:
+    import asyncio
+
+    database = Database(database_url)
+    now = dt.datetime.now(dt.UTC)
+
+    async def writes() -> None:
+        for n in range(WRITES_PER_PROCESS):
+            await database.write(
+                lambda connection, n=n: repository.create_todo(
+                    connection, LOCAL_USER_ID, {"title": f"w{writer}-{n}"}, now
+                )
+            )
+
+    asyncio.run(writes())
+    database.close()
+
+
+@pytest.mark.slow
+def test_two_processes_write_concurrently_without_lock_errors(database_url: str) -> None:
+    engine = create_engine(database_url)
+    upgrade_to_head(engine)
+    context = multiprocessing.get_context("spawn")
+    writers = [context.Process(target=_write_many, args=(database_url, n)) for n in range(2)]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join(timeout=120)
+    assert [writer.exitcode for writer in writers] == [0, 0]  # a lock error would exit 1
+    with engine.connect() as connection:
+        count = connection.exec_driver_sql("SELECT count(*) FROM todos").scalar()
+    engine.dispose()
+    assert count == 2 * WRITES_PER_PROCESS
+
+
+def test_database_directory_is_created(tmp_path: Path) -> None:
+    database = Database(f"sqlite:///{tmp_path / 'a' / 'b' / 'todo.db'}")
+    upgrade_to_head(database.engine)
+    database.close()
+    assert (tmp_path / "a" / "b" / "todo.db").exists()

@@ -1,0 +1,84 @@
+"""Every error, on every route, is an RFC 9457 problem; unexpected errors leak nothing."""
+
+import logging
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from todo_api import repository
+from todo_api.app import create_app
+from todo_api.config import Settings
+
+PROBLEM_KEYS = {"type", "title", "status", "detail"}
+
+
+def api_routes() -> list[tuple[str, str]]:
+    """(method, path) for every documented route, with `{todo_id}` filled with an unknown id."""
+    paths = create_app(Settings()).openapi()["paths"]
+    return [
+        (method.upper(), path.replace("{todo_id}", "424242"))
+        for path, operations in paths.items()
+        for method in operations
+    ]
+
+
+def assert_problem_shape(response: Any) -> None:
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body.keys() >= PROBLEM_KEYS
+    assert body["status"] == response.status_code
+    assert isinstance(body["title"], str) and isinstance(body["detail"], str)
+    for error in body.get("errors", []):
+        assert set(error) == {"loc", "msg", "type"}
+    assert "Traceback" not in response.text
+
+
+@pytest.mark.parametrize(("method", "path"), api_routes())
+def test_every_route_answers_errors_as_problems(client: TestClient, method: str, path: str) -> None:
+    """Each route gets bad input of every kind it can; each 4xx must be a problem document."""
+    attempts = [
+        client.request(
+            method, path, content=b"{not json", headers={"content-type": "application/json"}
+        ),
+        client.request(method, path, json={"title": 5, "unexpected": True}),
+        client.request(method, path, params={"limit": "-1", "cursor": "bad", "completed": "maybe"}),
+    ]
+    for response in attempts:
+        assert response.status_code < 500, response.text
+        if response.status_code >= 400:
+            assert_problem_shape(response)
+    assert any(response.status_code >= 400 for response in attempts) or path in {
+        "/",
+        "/health",
+        "/ready",
+    }
+
+
+def test_unexpected_error_is_a_generic_500_with_request_id(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*_args: Any) -> None:
+        raise RuntimeError("secret internal detail")
+
+    monkeypatch.setattr(repository, "get_todo", broken)
+    with caplog.at_level(logging.ERROR):
+        response = client.get("/todos/1", headers={"X-Request-ID": "trace-me-42"})
+    assert response.status_code == 500
+    assert_problem_shape(response)
+    assert "secret internal detail" not in response.text
+    assert "trace-me-42" in response.json()["detail"]
+    assert response.headers["x-request-id"] == "trace-me-42"
+    [record] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert record.exc_info is not None
+    assert "secret internal detail" in str(record.exc_info[1])
+
+
+def test_the_error_shape_test_covers_every_route() -> None:
+    assert {path for _, path in api_routes()} >= {
+        "/",
+        "/health",
+        "/ready",
+        "/todos",
+        "/todos/424242",
+    }
