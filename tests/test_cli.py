@@ -114,3 +114,19 @@ def test_tutorial_path_python_app_py(tmp_path: Path) -> None:
         assert httpx.get(f"{server.base_url}/").json()["name"] == "todo-api"
         assert httpx.post(f"{server.base_url}/todos", json={"title": "x"}).status_code == 201
         assert f"http://0.0.0.0:{port}" in server.output()
+
+
+@pytest.mark.parametrize("command", ["serve", "migrate"])
+def test_unwritable_database_directory_is_a_clear_error(tmp_path: Path, command: str) -> None:
+    if os.getuid() == 0:
+        blocked = tmp_path / "file-not-dir"  # root may write anywhere; a file blocks mkdir
+        blocked.write_text("")
+        database_url = f"sqlite:///{blocked / 'sub' / 'todo.db'}"
+    else:
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        database_url = f"sqlite:///{locked / 'todo.db'}"
+    result = run(command, env={"TODO_DATABASE_URL": database_url, "TODO_PORT": str(free_port())})
+    assert result.returncode == 1
+    assert "todo-api: " in result.stderr
+    assert "Traceback" not in result.stderr

@@ -32,7 +32,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             database.close()
 
+    routers = [health.router, todos.router, *([debug.router] if settings.debug_routes else [])]
     app = FastAPI(
+        # The routes go in flat: FastAPI matches an included router as a nested branch, which
+        # costs ~30 µs a request (docs/performance.md).
+        routes=[route for router in routers for route in router.routes],
         title="todo-api",
         version=__version__,
         summary="A todo-list service that runs the same on a laptop and in Kubernetes.",
@@ -40,10 +44,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
-    app.include_router(health.router)
-    app.include_router(todos.router)
-    if settings.debug_routes:
-        app.include_router(debug.router)
 
     # Added innermost first: the request context wraps everything, so even a 413 has an id.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)

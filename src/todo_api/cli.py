@@ -25,6 +25,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from todo_api.app import create_app
+    from todo_api.db import prepare_database_location
     from todo_api.logs import logging_config
 
     updates = {
@@ -36,6 +37,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     # Uvicorn drains requests on SIGTERM, then re-raises the signal to the previous handler:
     # make that handler a clean exit, so a stop (docker stop, Kubernetes) reports status 0.
     signal.signal(signal.SIGTERM, _exit_cleanly)
+    prepare_database_location(settings.database_url)  # a clear message, not a startup traceback
     # Several processes (or reload) need an import string: each worker builds its own app,
     # reading the same TODO_* environment; one process can take the app object directly.
     single = settings.workers == 1 and not args.reload
@@ -116,5 +118,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValidationError, ValueError) as error:
         print(f"todo-api: invalid configuration:\n{error}", file=sys.stderr)
         return EXIT_USAGE
-    result: int = args.run(settings, args)
+    from todo_api.db import DatabaseLocationError
+
+    try:
+        result: int = args.run(settings, args)
+    except DatabaseLocationError as error:
+        print(f"todo-api: {error}", file=sys.stderr)
+        return 1
     return result

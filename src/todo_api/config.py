@@ -31,7 +31,7 @@ class FileValueSource(PydanticBaseSettingsSource):
             path = os.environ.get(f"{env_name}_FILE")
             if not path:
                 continue
-            if env_name in os.environ:
+            if os.environ.get(env_name):  # an empty value counts as unset (e.g. `-e TODO_X=`)
                 raise ValueError(f"set either {env_name} or {env_name}_FILE, not both")
             try:
                 values[name] = Path(path).read_text(encoding="utf-8").strip()

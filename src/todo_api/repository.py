@@ -1,19 +1,38 @@
 """Every SQL statement of the service. Each function takes the caller's user id and scopes to it."""
 
 import datetime as dt
-from collections.abc import Sequence
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
+from todo_api.db import fetch
 from todo_api.errors import TodoNotFound
 from todo_api.pagination import Position
 from todo_api.tables import todos
 
-_TODO_COLUMNS = [column for column in todos.c if column.name != "owner_id"]
-TODO_FIELDS = tuple(str(column.name) for column in _TODO_COLUMNS)  # plain str, for orjson
+
+class Todo(NamedTuple):
+    """A stored todo, as every function here returns it."""
+
+    id: int
+    title: str
+    description: str | None
+    completed: bool
+    completed_at: dt.datetime | None
+    order: float | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+_TODO_COLUMNS = [todos.c[name] for name in Todo._fields]
+
+
+def _todo(row: Row[Any]) -> Todo:
+    return Todo._make(row)
+
+
 _NEWEST_FIRST = (todos.c.created_at.desc(), todos.c.id.desc())
 
 
@@ -31,18 +50,17 @@ _OWNED_TODO = sa.and_(
 )
 _SELECT_TODO = sa.select(*_TODO_COLUMNS).where(_OWNED_TODO)
 _INSERT_TODO = sa.insert(todos).returning(*_TODO_COLUMNS)
+_NEW_TODO_DEFAULTS = {"description": None, "completed": False, "order": None}
 _DELETE_TODO = sa.delete(todos).where(_OWNED_TODO)
 
 
-def get_todo(connection: Connection, owner_id: int, todo_id: int) -> Row[Any]:
+def get_todo(connection: Connection, owner_id: int, todo_id: int) -> Todo:
     if not is_storable_id(todo_id):
         raise TodoNotFound(todo_id)
-    row = connection.execute(
-        _SELECT_TODO, {"match_id": todo_id, "match_owner_id": owner_id}
-    ).one_or_none()
-    if row is None:
+    rows = fetch(connection, _SELECT_TODO, {"match_id": todo_id, "match_owner_id": owner_id})
+    if not rows:
         raise TodoNotFound(todo_id)
-    return row
+    return Todo._make(rows[0])
 
 
 def list_todos(
@@ -52,13 +70,13 @@ def list_todos(
     limit: int,
     completed: bool | None = None,
     after: Position | None = None,
-) -> Sequence[Row[Any]]:
+) -> list[Todo]:
     """Up to `limit` todos, newest first, starting strictly after `after` (keyset pagination)."""
     parameters: dict[str, Any] = {"owner_id": owner_id, "limit": limit, "completed": completed}
     if after is not None:
         parameters |= {"after_created_at": after.created_at, "after_id": after.id}
     query = _page_query(filter_completed=completed is not None, has_position=after is not None)
-    return connection.execute(query, parameters).all()
+    return [Todo._make(row) for row in fetch(connection, query, parameters)]
 
 
 @cache
@@ -77,16 +95,17 @@ def _page_query(*, filter_completed: bool, has_position: bool) -> sa.Select[Any]
 
 def create_todo(
     connection: Connection, owner_id: int, values: dict[str, Any], now: dt.datetime
-) -> Row[Any]:
+) -> Todo:
     """Insert a todo from its field values (title, description, completed, order)."""
     row = {
+        **_NEW_TODO_DEFAULTS,
         **values,
         "owner_id": owner_id,
         "completed_at": now if values.get("completed") else None,
         "created_at": now,
         "updated_at": now,
     }
-    return connection.execute(_INSERT_TODO, row).one()
+    return Todo._make(fetch(connection, _INSERT_TODO, row)[0])
 
 
 def update_todo(
@@ -95,7 +114,7 @@ def update_todo(
     todo_id: int,
     changes: dict[str, Any],
     now: dt.datetime,
-) -> Row[Any]:
+) -> Todo:
     """Apply `changes` in one statement; `completed_at` follows `completed` when it is changed."""
     if not is_storable_id(todo_id):
         raise TodoNotFound(todo_id)
@@ -115,7 +134,7 @@ def update_todo(
     ).one_or_none()
     if row is None:
         raise TodoNotFound(todo_id)
-    return row
+    return _todo(row)
 
 
 def delete_todo(connection: Connection, owner_id: int, todo_id: int) -> None:

@@ -8,22 +8,26 @@ Tests check every answer against `TodoRead`.
 from typing import Any
 
 import orjson
-from sqlalchemy.engine import Row
 from starlette.requests import Request
 from starlette.responses import Response
 
-from todo_api.repository import TODO_FIELDS
+from todo_api.repository import Todo
 
 JSON_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
 
 
 def todos_url(request: Request) -> str:
-    return f"{request.base_url}todos"
+    """The absolute URL of /todos as the client sees it (Starlette's `base_url` costs ~10 µs)."""
+    scope = request.scope
+    host = next((value for name, value in scope["headers"] if name == b"host"), None)
+    if host is None:
+        return f"{request.base_url}todos"
+    return f"{scope['scheme']}://{host.decode('latin-1')}{scope.get('root_path', '')}/todos"
 
 
-def todo_body(row: Row[Any], base_url: str) -> dict[str, Any]:
-    body = dict(zip(TODO_FIELDS, row, strict=True))
-    body["url"] = f"{base_url}/{row.id}"
+def todo_body(todo: Todo, base_url: str) -> dict[str, Any]:
+    body = todo._asdict()
+    body["url"] = f"{base_url}/{todo.id}"
     return body
 
 
