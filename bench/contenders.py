@@ -1,0 +1,77 @@
+"""The four servers the benchmark compares, all on uvicorn + uvloop + httptools, one worker.
+
+Every contender runs with the access log off and warnings-only logging, so the comparison is
+about the code that answers a request, not about how each one logs it.
+"""
+
+import sys
+from pathlib import Path
+
+from bench.servers import HOST, Contender, free_port
+
+OURS = "todo-api"
+FLOOR = "floor"
+BARE = "bare-asgi"
+TUTORIAL = "tutorial"
+NAMES = (OURS, FLOOR, BARE, TUTORIAL)
+
+_FLAGS = (  # the same stack todo-api serves on
+    "--loop",
+    "uvloop",
+    "--http",
+    "httptools",
+    "--workers",
+    "1",
+    "--no-access-log",
+    "--log-level",
+    "warning",
+)
+
+
+def todo_api(database_dir: Path) -> Contender:
+    """todo-api started as the container starts it, on a fresh SQLite file (WAL by default)."""
+    port = free_port()
+    return Contender(
+        name=OURS,
+        summary="todo-api: `todo-api serve`, SQLite (WAL) in a temporary directory",
+        argv=(sys.executable, "-m", "todo_api", "serve"),
+        port=port,
+        env={
+            "TODO_HOST": HOST,
+            "TODO_PORT": str(port),
+            "TODO_WORKERS": "1",
+            "TODO_ACCESS_LOG": "false",
+            "TODO_LOG_LEVEL": "warning",
+            "TODO_DATABASE_URL": f"sqlite:///{database_dir / 'bench.db'}",
+        },
+        holds_data=True,
+    )
+
+
+def references() -> list[Contender]:
+    """The yardsticks: framework floor, bare-ASGI ceiling, and the tutorial app to beat."""
+    return [
+        _uvicorn(FLOOR, "bench.floor_app:app", "minimal FastAPI app, todos from memory"),
+        _uvicorn(BARE, "bench.bare_asgi:app", "raw ASGI callable, fixed bytes (Python ceiling)"),
+        _uvicorn(
+            TUTORIAL,
+            "bench.tutorial_app:app",
+            "typical tutorial app: def handlers, list of models, linear scan",
+            ready_path="/todos",
+            holds_data=True,
+        ),
+    ]
+
+
+def _uvicorn(
+    name: str, app: str, summary: str, *, ready_path: str = "/health", holds_data: bool = False
+) -> Contender:
+    port = free_port()
+    return Contender(
+        name=name,
+        summary=summary,
+        argv=(sys.executable, "-m", "uvicorn", app, "--host", HOST, "--port", str(port), *_FLAGS),
+        port=port,
+        ready_path=ready_path,
+        holds_data=holds_data,
+    )
