@@ -12,6 +12,7 @@ import pytest
 from support import PROJECT_ROOT, free_port, running_server, todo_api_command
 from todo_api import __version__
 from todo_api.cli import build_parser
+from todo_api.migrate import head_revision
 
 COMMANDS = ["serve", "migrate", "healthcheck"]
 
@@ -57,7 +58,7 @@ def test_migrate_creates_the_database(tmp_path: Path) -> None:
     database = tmp_path / "nested" / "todo.db"
     result = run("migrate", env={"TODO_DATABASE_URL": f"sqlite:///{database}"})
     assert result.returncode == 0, result.stderr
-    assert "0001" in result.stdout
+    assert f"revision {head_revision()}" in result.stdout
     assert database.exists()
     assert run("migrate", env={"TODO_DATABASE_URL": f"sqlite:///{database}"}).returncode == 0
 

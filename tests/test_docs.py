@@ -23,6 +23,6 @@ def test_every_command_is_in_the_readme() -> None:
 
 def test_every_endpoint_is_in_the_readme() -> None:
     for path, operations in create_app(Settings()).openapi()["paths"].items():
-        readme_path = path.replace("{todo_id}", "{id}")
+        readme_path = path.replace("{todo_id}", "{id}").replace("{list_id}", "{id}")
         for method in operations:
             assert f"{method.upper()} {readme_path}" in README, f"{method.upper()} {path}"

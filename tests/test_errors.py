@@ -17,7 +17,7 @@ def api_routes() -> list[tuple[str, str]]:
     """(method, path) for every documented route, with `{todo_id}` filled with an unknown id."""
     paths = create_app(Settings()).openapi()["paths"]
     return [
-        (method.upper(), path.replace("{todo_id}", "424242"))
+        (method.upper(), path.replace("{todo_id}", "424242").replace("{list_id}", "424242"))
         for path, operations in paths.items()
         for method in operations
     ]
@@ -52,6 +52,8 @@ def test_every_route_answers_errors_as_problems(client: TestClient, method: str,
         "/",
         "/health",
         "/ready",
+        "/lists",
+        "/tags",
     }
 
 
@@ -61,7 +63,7 @@ def test_unexpected_error_is_a_generic_500_with_request_id(
     def broken(*_args: Any) -> None:
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr(repository, "get_todo", broken)
+    monkeypatch.setattr(repository.todos, "get_todo", broken)
     with caplog.at_level(logging.ERROR):
         response = client.get("/todos/1", headers={"X-Request-ID": "trace-me-42"})
     assert response.status_code == 500

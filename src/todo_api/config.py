@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     auth: Literal["disabled"] = "disabled"
     graceful_timeout: int = Field(default=8, ge=0, le=300)
     forwarded_allow_ips: str = "127.0.0.1"
+    require_if_match: bool = False
     debug_routes: bool = False
 
     @field_validator("log_level", "log_format", "auth", mode="before")

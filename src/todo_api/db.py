@@ -126,7 +126,7 @@ class Database:
         self.engine.dispose()
 
 
-Fetchable: TypeAlias = sa.Select[Any] | ReturningInsert[Any]
+Fetchable: TypeAlias = sa.Select[*tuple[Any, ...]] | ReturningInsert[*tuple[Any, ...]]
 
 
 class DriverQuery:
@@ -142,16 +142,14 @@ class DriverQuery:
     ) -> None:
         compiled = statement.compile(dialect=dialect, column_keys=column_keys)
         self._sql = compiled.string
-        # Values SQLAlchemy fills in itself (SQLite's `OFFSET 0` after a LIMIT, for one).
-        self._defaults = {
-            name: bind.value
-            for name, bind in compiled.binds.items()
-            if not bind.required and name in (compiled.positiontup or compiled.binds)
-        }
+        # Binds SQLAlchemy fills in itself (literals, SQLite's `OFFSET 0` after a LIMIT), by the
+        # name they have in the SQL; the named ones come from the caller's parameters.
+        binds = [(compiled.bind_names[bind], bind) for bind in compiled.binds.values()]
+        self._defaults = {name: bind.effective_value for name, bind in binds if not bind.required}
         self._positional = compiled.positiontup  # parameter order, or None for named styles
         self._bind_processors = {
             name: processor
-            for name, bind in compiled.binds.items()
+            for name, bind in binds
             if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect))
         }
         self._result_processors = [

@@ -43,6 +43,47 @@ class TodoNotFound(NotFound):
         super().__init__(f"There is no todo with id {todo_id}.")
 
 
+class ListNotFound(NotFound):
+    def __init__(self, list_id: int) -> None:
+        super().__init__(f"There is no list with id {list_id}.")
+
+
+class Conflict(AppError):
+    status = HTTPStatus.CONFLICT
+    slug = "conflict"
+    title = "Conflict"
+
+
+class PreconditionFailed(AppError):
+    """If-Match named a version that is no longer current: someone else changed it first."""
+
+    status = HTTPStatus.PRECONDITION_FAILED
+    slug = "precondition-failed"
+    title = "Precondition failed"
+
+
+class PreconditionRequired(AppError):
+    """TODO_REQUIRE_IF_MATCH is on and the request changes a resource without If-Match."""
+
+    status = HTTPStatus.PRECONDITION_REQUIRED
+    slug = "precondition-required"
+    title = "Precondition required"
+
+
+class InvalidField(AppError):
+    """A body field that parsed but refers to something that does not exist (a list id, say)."""
+
+    status = HTTPStatus.UNPROCESSABLE_ENTITY
+    slug = "validation-error"
+    title = "Invalid request"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(
+            f"body.{field}: {message}",
+            errors=[{"loc": ["body", field], "msg": message, "type": "value_error"}],
+        )
+
+
 class InvalidParameter(AppError):
     """A query parameter that parsed but makes no sense (a tampered cursor, say)."""
 

@@ -10,44 +10,60 @@ import orjson
 
 from todo_api.errors import InvalidParameter
 
-CURSOR_VERSION = 1
-DEFAULT_PAGE_SIZE = 50
-MAX_PAGE_SIZE = 200
+CURSOR_VERSION = 2
+SortKey = float | int | dt.datetime
 
 
 @dataclass(frozen=True, slots=True)
 class Position:
-    """The sort key of the last item of a page; the next page starts strictly after it."""
+    """The sort key and id of the last item of a page; the next page starts strictly after it."""
 
-    created_at: dt.datetime
+    key: SortKey
     id: int
 
 
-def query_fingerprint(owner_id: int, filters: dict[str, object]) -> str:
+def query_fingerprint(owner_id: int, query: dict[str, object]) -> str:
     """A short digest of who asks and what; a cursor is only valid for the query that made it."""
-    canonical = orjson.dumps([owner_id, filters], option=orjson.OPT_SORT_KEYS)
+    canonical = orjson.dumps([owner_id, query], option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(canonical).hexdigest()[:16]
 
 
 def encode_cursor(position: Position, fingerprint: str) -> str:
-    payload = orjson.dumps(
-        [CURSOR_VERSION, position.created_at.isoformat(), position.id, fingerprint]
-    )
+    key = position.key.isoformat() if isinstance(position.key, dt.datetime) else position.key
+    payload = orjson.dumps([CURSOR_VERSION, key, position.id, fingerprint])
     return base64.urlsafe_b64encode(payload).rstrip(b"=").decode("ascii")
 
 
-def decode_cursor(cursor: str, fingerprint: str) -> Position:
+def decode_cursor(cursor: str, fingerprint: str, *, key_is_datetime: bool) -> Position:
     """The position in `cursor`, or a 422 naming `cursor` when it is malformed or foreign."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        version, created_at, todo_id, cursor_fingerprint = orjson.loads(
+        version, key, item_id, cursor_fingerprint = orjson.loads(
             base64.urlsafe_b64decode(padded.encode("ascii"))
         )
-        position = Position(dt.datetime.fromisoformat(created_at), int(todo_id))
     except (ValueError, TypeError, UnicodeError, binascii.Error, orjson.JSONDecodeError):
         raise InvalidParameter("cursor", "not a cursor this server issued") from None
-    if version != CURSOR_VERSION or position.created_at.tzinfo is None:
+    if version != CURSOR_VERSION:
         raise InvalidParameter("cursor", "not a cursor this server issued")
     if cursor_fingerprint != fingerprint:
         raise InvalidParameter("cursor", "this cursor belongs to a different query; start over")
-    return position
+    return Position(_parse_key(key, key_is_datetime), _parse_id(item_id))
+
+
+def _parse_key(key: object, key_is_datetime: bool) -> SortKey:
+    if key_is_datetime and isinstance(key, str):
+        try:
+            moment = dt.datetime.fromisoformat(key)
+        except ValueError:
+            moment = None
+        if moment is not None and moment.tzinfo is not None:
+            return moment
+    elif not key_is_datetime and isinstance(key, int | float) and not isinstance(key, bool):
+        return key
+    raise InvalidParameter("cursor", "not a cursor this server issued")
+
+
+def _parse_id(item_id: object) -> int:
+    if isinstance(item_id, int) and not isinstance(item_id, bool) and 0 < item_id < 2**63:
+        return item_id
+    raise InvalidParameter("cursor", "not a cursor this server issued")

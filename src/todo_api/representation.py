@@ -1,33 +1,53 @@
-"""How a stored todo is shown to clients: JSON built straight from the row.
+"""How stored rows are shown to clients: JSON built straight from the row, with its ETag.
 
-Routes declare `TodoRead` for the OpenAPI document but answer with these bytes; building the
-Pydantic model and letting FastAPI validate it again costs more than the database read.
-Tests check every answer against `TodoRead`.
+Routes declare the Pydantic `*Read` models for the OpenAPI document but answer with these bytes;
+building the models and letting FastAPI validate them again costs more than the database read.
+Tests check every answer against the `*Read` models.
 """
 
+import datetime as dt
 from typing import Any
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from todo_api.repository import Todo
+from todo_api.etags import etag
+from todo_api.repository.lists import TodoList
+from todo_api.repository.todos import Todo
 
 JSON_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
+_HIDDEN_TODO_FIELDS = ("due_offset_minutes", "version")
 
 
-def todos_url(request: Request) -> str:
-    """The absolute URL of /todos as the client sees it (Starlette's `base_url` costs ~10 µs)."""
+def base_url(request: Request) -> str:
+    """The absolute URL of the API root as the client sees it, without the trailing slash.
+
+    Built from the scope: Starlette's `request.base_url` costs ~10 µs a call.
+    """
     scope = request.scope
     host = next((value for name, value in scope["headers"] if name == b"host"), None)
     if host is None:
-        return f"{request.base_url}todos"
-    return f"{scope['scheme']}://{host.decode('latin-1')}{scope.get('root_path', '')}/todos"
+        return str(request.base_url).rstrip("/")
+    return f"{scope['scheme']}://{host.decode('latin-1')}{scope.get('root_path', '')}"
 
 
-def todo_body(todo: Todo, base_url: str) -> dict[str, Any]:
+def todo_body(todo: Todo, root: str) -> dict[str, Any]:
     body = todo._asdict()
-    body["url"] = f"{base_url}/{todo.id}"
+    for name in _HIDDEN_TODO_FIELDS:
+        del body[name]
+    body["url"] = f"{root}/todos/{todo.id}"
+    body["tags"] = orjson.loads(todo.tags)
+    if todo.due_at is not None:  # returned in the offset it was given with
+        offset = dt.timezone(dt.timedelta(minutes=todo.due_offset_minutes or 0))
+        body["due_at"] = todo.due_at.astimezone(offset)
+    return body
+
+
+def list_body(todo_list: TodoList, root: str) -> dict[str, Any]:
+    body = todo_list._asdict()
+    del body["version"]
+    body["url"] = f"{root}/lists/{todo_list.id}"
     return body
 
 
@@ -40,3 +60,17 @@ def json_response(
         headers=headers,
         media_type="application/json",
     )
+
+
+def versioned_response(
+    body: dict[str, Any], version: int, status_code: int = 200, location: bool = False
+) -> Response:
+    """One resource with its strong ETag (and its URL in Location when just created)."""
+    headers = {"ETag": etag(version)}
+    if location:
+        headers["Location"] = body["url"]
+    return json_response(body, status_code=status_code, headers=headers)
+
+
+def not_modified(version: int) -> Response:
+    return Response(status_code=304, headers={"ETag": etag(version)})

@@ -1,17 +1,81 @@
 """Request and response bodies: the Create / Replace / Patch / Read family per resource."""
 
 import datetime as dt
-from typing import Annotated
+import re
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
-from todo_api.tables import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH
+from todo_api.tables import (
+    DESCRIPTION_MAX_LENGTH,
+    LIST_NAME_MAX_LENGTH,
+    TAG_MAX_LENGTH,
+    TITLE_MAX_LENGTH,
+)
+
+MAX_TAGS = 20
+MAX_PRIORITY = 3
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# RFC 3339: a date, "T" (or space), a time, optional fraction, and an offset that is required.
+_DATE_TIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})"
+)
+
+
+def _date_string(value: Any) -> Any:
+    if not isinstance(value, str) or not _DATE.fullmatch(value):
+        raise ValueError("must be an all-day date, YYYY-MM-DD")
+    return value
+
+
+def _rfc3339_string(value: Any) -> Any:
+    if not isinstance(value, str) or not _DATE_TIME.fullmatch(value):
+        raise ValueError(
+            "must be an RFC 3339 date-time with an offset, e.g. 2026-12-01T09:30:00+01:00"
+        )
+    return value
+
+
+def _unique_tags(tags: list[str]) -> list[str]:
+    """Tags are unique without regard to case; the first spelling is kept."""
+    seen: dict[str, str] = {}
+    for tag in tags:
+        seen.setdefault(tag.casefold(), tag)
+    return list(seen.values())
+
 
 Title = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX_LENGTH)
 ]
 Description = Annotated[str, StringConstraints(max_length=DESCRIPTION_MAX_LENGTH)]
-Order = Annotated[float, Field(allow_inf_nan=False)]
+Order = Annotated[float, Field(allow_inf_nan=False, ge=-1e15, le=1e15)]
+ListName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=LIST_NAME_MAX_LENGTH)
+]
+Tag = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TAG_MAX_LENGTH)
+]
+Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS), AfterValidator(_unique_tags)]
+Priority = Annotated[int, Field(ge=0, le=MAX_PRIORITY, description="0 = none … 3 = high")]
+DueDate = Annotated[
+    dt.date,
+    BeforeValidator(_date_string),
+    Field(strict=False, description="All-day due date, YYYY-MM-DD."),
+]
+DueAt = Annotated[
+    dt.datetime,
+    BeforeValidator(_rfc3339_string),
+    Field(strict=False, description="Due moment, RFC 3339 with offset; returned as given."),
+]
+ResourceId = Annotated[int, Field(ge=1, le=2**63 - 1)]
 
 
 class RequestBody(BaseModel):
@@ -20,26 +84,46 @@ class RequestBody(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
-class TodoCreate(RequestBody):
-    """A new todo; only the title is required."""
+class _OneDueField(RequestBody):
+    @model_validator(mode="after")
+    def _due_date_or_due_at(self) -> Self:
+        values = self.__dict__
+        if values.get("due_date") is not None and values.get("due_at") is not None:
+            raise ValueError("give due_date (all day) or due_at (a moment), not both")
+        return self
+
+
+class TodoCreate(_OneDueField):
+    """A new todo; only the title is required. Without `list_id` it goes to the default list."""
 
     title: Title
     description: Description | None = None
     completed: bool = False
     order: Order | None = None
+    list_id: ResourceId | None = None
+    tags: Tags = []
+    priority: Priority = 0
+    due_date: DueDate | None = None
+    due_at: DueAt | None = None
 
 
 class TodoReplace(TodoCreate):
     """PUT: the whole todo; a field left out takes its default, as on create."""
 
 
-class TodoPatch(RequestBody):
+class TodoPatch(_OneDueField):
     """JSON Merge Patch (RFC 7396): an absent field is untouched, `null` clears a nullable one."""
 
-    title: Title = None  # type: ignore[assignment]  # absent means untouched; null is rejected
+    # A default of None means "absent"; an explicit null for these is rejected by their type.
+    title: Title = None  # type: ignore[assignment]
     description: Description | None = None
     completed: bool = None  # type: ignore[assignment]
     order: Order | None = None
+    list_id: ResourceId = None  # type: ignore[assignment]
+    tags: Tags = None  # type: ignore[assignment]
+    priority: Priority = None  # type: ignore[assignment]
+    due_date: DueDate | None = None
+    due_at: DueAt | None = None
 
 
 class TodoRead(BaseModel):
@@ -47,13 +131,53 @@ class TodoRead(BaseModel):
 
     id: int
     url: str = Field(description="Absolute URL of this todo.")
+    list_id: int
     title: str
     description: str | None
     completed: bool
     completed_at: dt.datetime | None = Field(description="Set by the server on completion.")
     order: float | None
+    tags: list[str]
+    priority: int
+    due_date: dt.date | None
+    due_at: dt.datetime | None
     created_at: dt.datetime
     updated_at: dt.datetime
+
+
+class ListCreate(RequestBody):
+    name: ListName
+    order: Order | None = None
+
+
+class ListReplace(ListCreate):
+    """PUT: the whole list; `order` left out becomes null."""
+
+
+class ListPatch(RequestBody):
+    name: ListName = None  # type: ignore[assignment]
+    order: Order | None = None
+
+
+class ListRead(BaseModel):
+    id: int
+    url: str
+    name: str
+    order: float | None
+    is_default: bool = Field(description="The list todos go to without a list_id; not deletable.")
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class TagRead(BaseModel):
+    name: str
+    count: int = Field(description="How many of your todos carry it.")
+
+
+class BulkResult(BaseModel):
+    """How many todos a bulk operation changed or deleted."""
+
+    count: int
 
 
 class ServiceInfo(BaseModel):
@@ -66,3 +190,52 @@ class ServiceInfo(BaseModel):
 
 class Health(BaseModel):
     status: str
+
+
+SortName = Literal[
+    "-created_at", "created_at", "order", "due", "-priority", "updated_at", "-updated_at"
+]
+
+
+def _moment(value: Any) -> Any:
+    """A query moment: an RFC 3339 date-time with offset, or a date meaning 00:00 UTC that day."""
+    if isinstance(value, str) and _DATE.fullmatch(value):
+        return dt.datetime.combine(dt.date.fromisoformat(value), dt.time(), dt.UTC)
+    return _rfc3339_string(value)
+
+
+Moment = Annotated[
+    dt.datetime,
+    BeforeValidator(_moment),
+    Field(description="RFC 3339 date-time with offset, or a date (meaning 00:00 UTC that day)."),
+]
+SearchText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class TodoFilters(BaseModel):
+    """Which todos a list, bulk update or bulk delete applies to; all given filters must hold.
+
+    Unknown query parameters are errors: a typo must not turn `DELETE /todos?complete=true`
+    into "delete everything".
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    list_id: ResourceId | None = None
+    completed: bool | None = None
+    tag: Annotated[list[Tag], Field(max_length=MAX_TAGS)] = Field(
+        default=[], description="Repeatable; a todo must carry every one (any case)."
+    )
+    priority_min: Priority | None = None
+    due_before: Moment | None = Field(default=None, description="Due at or before this moment.")
+    due_after: Moment | None = Field(default=None, description="Due after this moment.")
+    overdue: bool | None = Field(default=None, description="Due in the past and not completed.")
+    q: SearchText | None = Field(default=None, description="Words in the title or description.")
+
+
+class TodoPageQuery(TodoFilters):
+    """`GET /todos`: filters, a sort, and where the page starts."""
+
+    sort: SortName = "-created_at"
+    limit: Annotated[int, Field(ge=1, le=200)] = 50
+    cursor: Annotated[str | None, Field(max_length=512)] = None

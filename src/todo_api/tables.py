@@ -62,6 +62,37 @@ users = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
 )
 
+# Sort keys that are never NULL, so keyset pagination compares plain tuples on an index.
+NO_ORDER = 1e300  # `order` is null: sorts after every number
+NO_DUE = dt.datetime(9999, 12, 31, tzinfo=dt.UTC)  # no due date: sorts after every date
+LIST_NAME_MAX_LENGTH = 200
+TAG_MAX_LENGTH = 50
+DEFAULT_LIST_NAME = "Inbox"
+
+lists = sa.Table(
+    "lists",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "owner_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("name", sa.String(LIST_NAME_MAX_LENGTH), nullable=False),
+    sa.Column("order", sa.Float, nullable=True),
+    sa.Column("is_default", sa.Boolean, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Index(None, "owner_id", "created_at", "id"),
+    # One default list ("Inbox") per user: todos created without list_id land there.
+    sa.Index(
+        "uq_lists_owner_id_default",
+        "owner_id",
+        unique=True,
+        sqlite_where=sa.text("is_default"),
+        postgresql_where=sa.text("is_default"),
+    ),
+)
+
 todos = sa.Table(
     "todos",
     metadata,
@@ -76,7 +107,38 @@ todos = sa.Table(
     sa.Column("order", sa.Float, nullable=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
-    # Keyset pagination walks (owner, created_at, id) newest first: a page costs O(limit).
+    sa.Column("list_id", sa.Integer, sa.ForeignKey("lists.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("priority", sa.SmallInteger, nullable=False),
+    sa.Column("due_date", sa.Date, nullable=True),
+    sa.Column("due_at", UTCDateTime, nullable=True),
+    # The offset due_at was given with, so it is returned as given (stored in UTC).
+    sa.Column("due_offset_minutes", sa.SmallInteger, nullable=True),
+    # The tag names as given, a JSON array: reads need no join. todo_tags indexes them.
+    sa.Column("tags", sa.Text, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("order_key", sa.Float, nullable=False),
+    # The due moment in UTC (the end of the day for an all-day due_date), NO_DUE when none.
+    sa.Column("due_key", UTCDateTime, nullable=False),
+    sa.CheckConstraint("priority BETWEEN 0 AND 3", name="priority_range"),
+    # Keyset pagination walks (owner, sort key, id): a page costs O(limit) for every sort.
     sa.Index(None, "owner_id", "created_at", "id"),
     sa.Index(None, "owner_id", "completed", "created_at", "id"),
+    sa.Index(None, "owner_id", "order_key", "id"),
+    sa.Index(None, "owner_id", "due_key", "id"),
+    sa.Index(None, "owner_id", "priority", "id"),
+    sa.Index(None, "owner_id", "updated_at", "id"),
+    sa.Index(None, "list_id", "created_at", "id"),
+)
+
+todo_tags = sa.Table(
+    "todo_tags",
+    metadata,
+    sa.Column(
+        "todo_id", sa.Integer, sa.ForeignKey("todos.id", ondelete="CASCADE"), primary_key=True
+    ),
+    # Lower-cased name: tags are unique per todo and matched without regard to case.
+    sa.Column("tag_key", sa.String(4 * TAG_MAX_LENGTH), primary_key=True),  # casefold may grow
+    sa.Column("owner_id", sa.Integer, nullable=False),
+    sa.Column("name", sa.String(TAG_MAX_LENGTH), nullable=False),
+    sa.Index(None, "owner_id", "tag_key", "todo_id"),
 )

@@ -4,7 +4,7 @@ from alembic import context
 from sqlalchemy import Engine
 
 from todo_api.db import create_engine
-from todo_api.migrate import WRITE_LOCK_OPTION
+from todo_api.migrate import WRITE_LOCK_OPTION, is_modelled
 from todo_api.tables import metadata
 
 config = context.config
@@ -19,6 +19,7 @@ with engine.connect() as connection:
     context.configure(
         connection=connection,
         target_metadata=metadata,
+        include_name=is_modelled,
         render_as_batch=True,  # SQLite alters tables by copying them
         transactional_ddl=True,  # SQLite and PostgreSQL roll back DDL: all or nothing
         transaction_per_migration=False,

@@ -1,29 +1,41 @@
-"""The /todos resource: list, create, read, replace, merge-patch and delete todos."""
+"""The /todos resource: filtered pages, create, read, replace, merge-patch, delete, and bulk."""
 
 import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response
 
-from todo_api import repository
-from todo_api.deps import caller_of, database_of
-from todo_api.pagination import (
-    DEFAULT_PAGE_SIZE,
-    MAX_PAGE_SIZE,
-    Position,
-    decode_cursor,
-    encode_cursor,
-    query_fingerprint,
+from todo_api.deps import caller_of, database_of, unchanged_for_client, version_condition
+from todo_api.pagination import Position, decode_cursor, encode_cursor, query_fingerprint
+from todo_api.repository import todos as repository
+from todo_api.representation import (
+    base_url,
+    json_response,
+    not_modified,
+    todo_body,
+    versioned_response,
 )
-from todo_api.representation import json_response, todo_body, todos_url
-from todo_api.schemas import TodoCreate, TodoPatch, TodoRead, TodoReplace
+from todo_api.schemas import (
+    TodoCreate,
+    TodoFilters,
+    TodoPageQuery,
+    TodoPatch,
+    TodoRead,
+    TodoReplace,
+)
 
 router = APIRouter(prefix="/todos", tags=["todos"])
 
 Responses = dict[int | str, dict[str, Any]]
 NOT_FOUND: Responses = {404: {"description": "No such todo (or not yours)"}}
 INVALID: Responses = {422: {"description": "Invalid input; `errors` names each field at fault"}}
+CONDITIONAL: Responses = {
+    412: {"description": "If-Match names a version that is no longer current"},
+    428: {"description": "If-Match is required (TODO_REQUIRE_IF_MATCH) and missing"},
+}
+ETAG_HEADER = {"ETag": {"description": "Strong validator; send it back in If-Match"}}
 PAGE_HEADERS = {"Link": {"description": 'URL of the next page, as `<…>; rel="next"`'}}
+MERGE_PATCH = "application/merge-patch+json"
 
 
 def _now() -> dt.datetime:
@@ -31,33 +43,39 @@ def _now() -> dt.datetime:
 
 
 @router.get(
-    "",
-    response_model=list[TodoRead],
-    responses={200: {"headers": PAGE_HEADERS}, **INVALID},
+    "", response_model=list[TodoRead], responses={200: {"headers": PAGE_HEADERS}, **INVALID}
 )
-async def list_todos(
-    request: Request,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
-    completed: bool | None = None,
-) -> Response:
-    """Todos, newest first, a page at a time; the next page's URL is in the `Link` header."""
+async def list_todos(request: Request, query: Annotated[TodoPageQuery, Query()]) -> Response:
+    """Todos matching the filters, a page at a time; the next page's URL is in `Link`."""
     caller = caller_of(request)
-    fingerprint = query_fingerprint(caller.user_id, {"completed": completed})
-    after = decode_cursor(cursor, fingerprint) if cursor else None
-    rows = await database_of(request).read(
+    sort = repository.SORTS[query.sort]
+    fingerprint = query_fingerprint(
+        caller.user_id, query.model_dump(mode="json", exclude={"limit", "cursor"})
+    )
+    after = (
+        decode_cursor(query.cursor, fingerprint, key_is_datetime=sort.key_is_datetime)
+        if query.cursor
+        else None
+    )
+    todos = await database_of(request).read(
         lambda connection: repository.list_todos(
-            connection, caller.user_id, limit=limit + 1, completed=completed, after=after
+            connection,
+            caller.user_id,
+            query,
+            sort_name=query.sort,
+            limit=query.limit + 1,
+            after=after,
         )
     )
     headers = {}
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor(Position(rows[-1].created_at, rows[-1].id), fingerprint)
-        next_url = request.url.include_query_params(cursor=next_cursor, limit=limit)
+    if len(todos) > query.limit:
+        todos = todos[: query.limit]
+        last = todos[-1]
+        next_cursor = encode_cursor(Position(sort.key_of(last), last.id), fingerprint)
+        next_url = request.url.include_query_params(cursor=next_cursor, limit=query.limit)
         headers["Link"] = f'<{next_url}>; rel="next"'
-    base_url = todos_url(request)
-    return json_response([todo_body(row, base_url) for row in rows], headers=headers)
+    root = base_url(request)
+    return json_response([todo_body(todo, root) for todo in todos], headers=headers)
 
 
 @router.post(
@@ -69,54 +87,100 @@ async def list_todos(
 async def create_todo(request: Request, todo: TodoCreate) -> Response:
     """Create a todo; its URL is in the `Location` header."""
     caller = caller_of(request)
-    values = todo.model_dump()
-    row = await database_of(request).write(
-        lambda connection: repository.create_todo(connection, caller.user_id, values, _now())
+    fields = todo.model_dump()
+    created = await database_of(request).write(
+        lambda connection: repository.create_todo(connection, caller.user_id, fields, _now())
     )
-    body = todo_body(row, todos_url(request))
-    return json_response(body, status_code=201, headers={"Location": body["url"]})
+    body = todo_body(created, base_url(request))
+    return versioned_response(body, created.version, status_code=201, location=True)
 
 
-@router.get("/{todo_id}", response_model=TodoRead, responses=NOT_FOUND)
+@router.get(
+    "/{todo_id}",
+    response_model=TodoRead,
+    responses={200: {"headers": ETAG_HEADER}, 304: {"description": "Not modified"}, **NOT_FOUND},
+)
 async def get_todo(todo_id: int, request: Request) -> Response:
-    """One todo."""
+    """One todo. With `If-None-Match` naming its current ETag: 304."""
     caller = caller_of(request)
-    row = await database_of(request).read(
+    todo = await database_of(request).read(
         lambda connection: repository.get_todo(connection, caller.user_id, todo_id)
     )
-    return json_response(todo_body(row, todos_url(request)))
+    if unchanged_for_client(request, todo.version):
+        return not_modified(todo.version)
+    return versioned_response(todo_body(todo, base_url(request)), todo.version)
 
 
-@router.put("/{todo_id}", response_model=TodoRead, responses={**NOT_FOUND, **INVALID})
+@router.put(
+    "/{todo_id}", response_model=TodoRead, responses={**NOT_FOUND, **INVALID, **CONDITIONAL}
+)
 async def replace_todo(todo_id: int, todo: TodoReplace, request: Request) -> Response:
-    """Replace a todo whole; fields left out return to their defaults."""
+    """Replace a todo whole; fields left out return to their defaults (list: the default)."""
     return await _update(request, todo_id, todo.model_dump())
 
 
-@router.patch("/{todo_id}", response_model=TodoRead, responses={**NOT_FOUND, **INVALID})
+@router.patch(
+    "/{todo_id}", response_model=TodoRead, responses={**NOT_FOUND, **INVALID, **CONDITIONAL}
+)
 async def patch_todo(
     todo_id: int,
-    patch: Annotated[TodoPatch, Body(media_type="application/merge-patch+json")],
+    patch: Annotated[TodoPatch, Body(media_type=MERGE_PATCH)],
     request: Request,
 ) -> Response:
-    """Change some fields (JSON Merge Patch): absent fields stay, `null` clears."""
+    """Change some fields (JSON Merge Patch): absent fields stay, `null` clears.
+
+    Moving a todo to another list is a patch of `list_id`; it keeps its id.
+    """
     return await _update(request, todo_id, patch.model_dump(exclude_unset=True))
 
 
 async def _update(request: Request, todo_id: int, changes: dict[str, Any]) -> Response:
     caller = caller_of(request)
-    row = await database_of(request).write(
+    condition = version_condition(request)
+    todo = await database_of(request).write(
         lambda connection: repository.update_todo(
-            connection, caller.user_id, todo_id, changes, _now()
+            connection, caller.user_id, todo_id, changes, _now(), condition
         )
     )
-    return json_response(todo_body(row, todos_url(request)))
+    return versioned_response(todo_body(todo, base_url(request)), todo.version)
 
 
-@router.delete("/{todo_id}", status_code=204, responses=NOT_FOUND)
+@router.delete("/{todo_id}", status_code=204, responses={**NOT_FOUND, **CONDITIONAL})
 async def delete_todo(todo_id: int, request: Request) -> None:
     """Delete a todo."""
     caller = caller_of(request)
+    condition = version_condition(request)
     await database_of(request).write(
-        lambda connection: repository.delete_todo(connection, caller.user_id, todo_id)
+        lambda connection: repository.delete_todo(connection, caller.user_id, todo_id, condition)
     )
+
+
+@router.delete("", responses=INVALID)
+async def delete_todos(
+    request: Request, filters: Annotated[TodoFilters, Query()]
+) -> dict[str, int]:
+    """Delete every todo matching the filters: **all of yours without any** (the Todo-Backend
+    contract); `?completed=true` clears completed ones. Atomic; returns the count."""
+    caller = caller_of(request)
+    deleted = await database_of(request).write(
+        lambda connection: repository.delete_todos(connection, caller.user_id, filters, _now())
+    )
+    return {"deleted": deleted}
+
+
+@router.patch("", responses=INVALID)
+async def patch_todos(
+    request: Request,
+    filters: Annotated[TodoFilters, Query()],
+    patch: Annotated[TodoPatch, Body(media_type=MERGE_PATCH)],
+) -> dict[str, int]:
+    """Merge-patch every todo matching the filters (e.g. `{"completed": true}` marks all done).
+    Atomic; returns the count."""
+    caller = caller_of(request)
+    changes = patch.model_dump(exclude_unset=True)
+    updated = await database_of(request).write(
+        lambda connection: repository.update_todos(
+            connection, caller.user_id, filters, changes, _now()
+        )
+    )
+    return {"updated": updated}

@@ -1,0 +1,389 @@
+"""SQL for todos: point reads and writes, filtered keyset pages, bulk updates and deletes."""
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, NamedTuple
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from todo_api.db import fetch
+from todo_api.errors import InvalidParameter, PreconditionFailed, TodoNotFound
+from todo_api.etags import VersionCondition
+from todo_api.pagination import Position, SortKey
+from todo_api.repository import lists as lists_repository
+from todo_api.repository.tags import set_todo_tags, tag_key
+from todo_api.schemas import TodoFilters
+from todo_api.tables import NO_DUE, NO_ORDER, todo_tags, todos
+
+MAX_ID = 2**63 - 1  # the largest integer SQLite and PostgreSQL's bigint store
+
+
+class Todo(NamedTuple):
+    """A stored todo, as every function here returns it."""
+
+    id: int
+    list_id: int
+    title: str
+    description: str | None
+    completed: bool
+    completed_at: dt.datetime | None
+    order: float | None
+    tags: str  # JSON array of names
+    priority: int
+    due_date: dt.date | None
+    due_at: dt.datetime | None
+    due_offset_minutes: int | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class Sort:
+    """A sort order for pages: a never-null key column, a direction, then id the same way."""
+
+    column: sa.Column[Any]
+    descending: bool
+
+    @property
+    def key_is_datetime(self) -> bool:
+        return self.column.name in ("created_at", "updated_at", "due_key")
+
+    def key_of(self, todo: Todo) -> SortKey:
+        keys: dict[str, SortKey] = {
+            "created_at": todo.created_at,
+            "updated_at": todo.updated_at,
+            "order_key": _order_key(todo.order),
+            "due_key": _due_key(todo.due_date, todo.due_at),
+            "priority": todo.priority,
+        }
+        return keys[self.column.name]
+
+
+SORTS = {
+    "-created_at": Sort(todos.c.created_at, descending=True),
+    "created_at": Sort(todos.c.created_at, descending=False),
+    "order": Sort(todos.c.order_key, descending=False),
+    "due": Sort(todos.c.due_key, descending=False),
+    "-priority": Sort(todos.c.priority, descending=True),
+    "updated_at": Sort(todos.c.updated_at, descending=False),
+    "-updated_at": Sort(todos.c.updated_at, descending=True),
+}
+
+_COLUMNS = [todos.c[name] for name in Todo._fields]
+_OWNED = sa.and_(
+    todos.c.id == sa.bindparam("match_id"), todos.c.owner_id == sa.bindparam("match_owner_id")
+)
+# Statements are built once: building one costs more than running it on SQLite.
+_SELECT_ONE = sa.select(*_COLUMNS).where(_OWNED)
+_INSERT = sa.insert(todos).returning(*_COLUMNS)
+_DELETE_ONE = sa.delete(todos).where(_OWNED)
+_SEARCH_WORD = re.compile(r"\w+")
+_NEW_TODO_DEFAULTS: dict[str, Any] = {
+    "description": None,
+    "completed": False,
+    "order": None,
+    "tags": [],
+    "priority": 0,
+    "due_date": None,
+    "due_at": None,
+}
+
+
+def is_storable_id(todo_id: int) -> bool:
+    """An id outside the storable range names no todo (and would overflow the driver)."""
+    return 0 < todo_id <= MAX_ID
+
+
+def _order_key(order: float | None) -> float:
+    return NO_ORDER if order is None else order
+
+
+def _due_key(due_date: dt.date | None, due_at: dt.datetime | None) -> dt.datetime:
+    """The due moment in UTC: due_at, the end of an all-day due_date, or NO_DUE."""
+    if due_at is not None:
+        return due_at.astimezone(dt.UTC)
+    if due_date is not None:
+        return dt.datetime.combine(due_date + dt.timedelta(days=1), dt.time(), dt.UTC)
+    return NO_DUE
+
+
+def _stored_fields(fields: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
+    """Column values for the given API fields, with the derived columns that follow them."""
+    values = {key: value for key, value in fields.items() if key != "tags"}
+    if "tags" in fields:
+        values["tags"] = orjson.dumps(fields["tags"]).decode()
+    if "order" in fields:
+        values["order_key"] = _order_key(fields["order"])
+    if "due_at" in fields:
+        due_at = fields["due_at"]
+        values["due_offset_minutes"] = (
+            None if due_at is None else int(due_at.utcoffset().total_seconds() // 60)
+        )
+    if "due_date" in fields or "due_at" in fields:
+        values["due_key"] = _due_key(fields.get("due_date"), fields.get("due_at"))
+    if "completed" in fields:
+        values["completed_at"] = now if fields["completed"] else None
+    return values
+
+
+def get_todo(connection: Connection, owner_id: int, todo_id: int) -> Todo:
+    if not is_storable_id(todo_id):
+        raise TodoNotFound(todo_id)
+    rows = fetch(connection, _SELECT_ONE, {"match_id": todo_id, "match_owner_id": owner_id})
+    if not rows:
+        raise TodoNotFound(todo_id)
+    return Todo._make(rows[0])
+
+
+def create_todo(
+    connection: Connection, owner_id: int, fields: dict[str, Any], now: dt.datetime
+) -> Todo:
+    """Insert a todo from its API fields; without list_id it goes to the default list."""
+    fields = {**_NEW_TODO_DEFAULTS, **fields}
+    if fields.get("list_id") is None:
+        fields["list_id"] = lists_repository.default_list_id(connection, owner_id, now)
+    else:
+        lists_repository.require_list(connection, owner_id, fields["list_id"])
+    row = {
+        **_stored_fields(fields, now),
+        "owner_id": owner_id,
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+    }
+    todo = Todo._make(fetch(connection, _INSERT, row)[0])
+    set_todo_tags(connection, owner_id, todo.id, fields["tags"])
+    return todo
+
+
+def update_todo(
+    connection: Connection,
+    owner_id: int,
+    todo_id: int,
+    changes: dict[str, Any],
+    now: dt.datetime,
+    condition: VersionCondition | None = None,
+) -> Todo:
+    """Apply API field `changes`; with a `condition`, only if the current version satisfies it.
+
+    The write transaction holds the database's write lock, and the UPDATE also requires the
+    version it read, so two writers with the same If-Match cannot both win.
+    """
+    current = get_todo(connection, owner_id, todo_id)
+    if condition is not None and not condition.allows(current.version):
+        raise PreconditionFailed(f"Todo {todo_id} has changed (now version {current.version}).")
+    if not changes:  # an empty merge patch changes nothing, not even updated_at
+        return current
+    changes = _with_due_counterpart(current, changes)
+    if "list_id" in changes and changes["list_id"] is None:  # PUT without list_id
+        changes["list_id"] = lists_repository.default_list_id(connection, owner_id, now)
+    elif changes.get("list_id") not in (None, current.list_id):
+        lists_repository.require_list(connection, owner_id, changes["list_id"])
+    values = _stored_fields(changes, now)
+    if "completed" in changes and changes["completed"] and current.completed:
+        values["completed_at"] = current.completed_at  # completing again keeps the first time
+    row = connection.execute(
+        sa.update(todos)
+        .where(_OWNED, todos.c.version == current.version)
+        .values(**values, version=current.version + 1, updated_at=now)
+        .returning(*_COLUMNS),
+        {"match_id": todo_id, "match_owner_id": owner_id},
+    ).one()
+    if "tags" in changes:
+        set_todo_tags(connection, owner_id, todo_id, changes["tags"])
+    return Todo._make(row)
+
+
+def _with_due_counterpart(current: Todo, changes: dict[str, Any]) -> dict[str, Any]:
+    """due_date and due_at exclude each other: setting one clears the other; the key needs both."""
+    if "due_date" not in changes and "due_at" not in changes:
+        return dict(changes)
+    due_date = changes.get("due_date", current.due_date)
+    due_at = changes.get("due_at", _given_due_at(current))
+    if changes.get("due_date") is not None:
+        due_at = None
+    if changes.get("due_at") is not None:
+        due_date = None
+    return {**changes, "due_date": due_date, "due_at": due_at}
+
+
+def _given_due_at(todo: Todo) -> dt.datetime | None:
+    """due_at in the offset the client gave it."""
+    if todo.due_at is None:
+        return None
+    offset = dt.timezone(dt.timedelta(minutes=todo.due_offset_minutes or 0))
+    return todo.due_at.astimezone(offset)
+
+
+def delete_todo(
+    connection: Connection,
+    owner_id: int,
+    todo_id: int,
+    condition: VersionCondition | None = None,
+) -> None:
+    current = get_todo(connection, owner_id, todo_id)
+    if condition is not None and not condition.allows(current.version):
+        raise PreconditionFailed(f"Todo {todo_id} has changed (now version {current.version}).")
+    connection.execute(_DELETE_ONE, {"match_id": todo_id, "match_owner_id": owner_id})
+
+
+# --- filtered queries ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """Which filters a query uses (not their values): one cached statement per shape."""
+
+    list_id: bool
+    completed: bool
+    tags: int
+    priority_min: bool
+    due_before: bool
+    due_after: bool
+    overdue: bool | None
+    search: bool
+
+
+def _shape(filters: TodoFilters) -> _Shape:
+    return _Shape(
+        list_id=filters.list_id is not None,
+        completed=filters.completed is not None,
+        tags=len(filters.tag),
+        priority_min=filters.priority_min is not None,
+        due_before=filters.due_before is not None,
+        due_after=filters.due_after is not None,
+        overdue=filters.overdue,
+        search=filters.q is not None,
+    )
+
+
+def _filter_parameters(filters: TodoFilters, owner_id: int, now: dt.datetime) -> dict[str, Any]:
+    parameters: dict[str, Any] = {"match_owner_id": owner_id}
+    parameters |= {f"tag_{n}": tag_key(tag) for n, tag in enumerate(filters.tag)}
+    for name in ("list_id", "completed", "priority_min", "due_before", "due_after"):
+        if (value := getattr(filters, name)) is not None:
+            parameters[f"filter_{name}"] = value
+    if filters.overdue is not None:
+        parameters["filter_now"] = now
+    if filters.q is not None:
+        parameters["filter_q"] = search_expression(filters.q)
+    return parameters
+
+
+def search_expression(text: str) -> str:
+    """The user's words as an FTS5 query: every word must occur, the last one as a prefix.
+
+    Quoting each word means no input can be FTS5 syntax, so no input can make the query fail.
+    """
+    words = _SEARCH_WORD.findall(text)
+    if not words:
+        raise InvalidParameter("q", "give at least one word to search for")
+    return " ".join(f'"{word}"' for word in words[:-1]) + f' "{words[-1]}"*'
+
+
+def _filter_clauses(shape: _Shape) -> list[sa.ColumnElement[bool]]:
+    clauses: list[sa.ColumnElement[bool]] = [todos.c.owner_id == sa.bindparam("match_owner_id")]
+    if shape.list_id:
+        clauses.append(todos.c.list_id == sa.bindparam("filter_list_id"))
+    if shape.completed:
+        clauses.append(todos.c.completed == sa.bindparam("filter_completed", type_=sa.Boolean))
+    for n in range(shape.tags):
+        clauses.append(
+            sa.exists().where(
+                todo_tags.c.todo_id == todos.c.id, todo_tags.c.tag_key == sa.bindparam(f"tag_{n}")
+            )
+        )
+    if shape.priority_min:
+        clauses.append(todos.c.priority >= sa.bindparam("filter_priority_min"))
+    due_type = todos.c.due_key.type
+    if shape.due_before:
+        clauses.append(todos.c.due_key <= sa.bindparam("filter_due_before", type_=due_type))
+    if shape.due_after:
+        clauses.append(todos.c.due_key > sa.bindparam("filter_due_after", type_=due_type))
+        clauses.append(todos.c.due_key < sa.literal(NO_DUE, due_type))
+    if shape.overdue is not None:
+        overdue = sa.and_(
+            todos.c.due_key <= sa.bindparam("filter_now", type_=due_type),
+            sa.not_(todos.c.completed),
+        )
+        clauses.append(overdue if shape.overdue else sa.not_(overdue))
+    if shape.search:
+        # SQLite FTS5 now; PostgreSQL's full-text search joins here with the scale-out work.
+        match = sa.literal_column("todos_fts").op("MATCH")(sa.bindparam("filter_q"))
+        matching_rows: sa.Select[Any] = (
+            sa.select(sa.literal_column("rowid")).select_from(sa.table("todos_fts")).where(match)
+        )
+        clauses.append(todos.c.id.in_(matching_rows))
+    return clauses
+
+
+@lru_cache(maxsize=1024)
+def _page_statement(shape: _Shape, sort_name: str, has_position: bool) -> sa.Select[Any]:
+    sort = SORTS[sort_name]
+    query = sa.select(*_COLUMNS).where(*_filter_clauses(shape))
+    if has_position:
+        key = sa.tuple_(sort.column, todos.c.id)
+        position = sa.tuple_(
+            sa.bindparam("after_key", type_=sort.column.type),
+            sa.bindparam("after_id", type_=todos.c.id.type),
+        )
+        query = query.where(key < position if sort.descending else key > position)
+    if sort.descending:
+        query = query.order_by(sort.column.desc(), todos.c.id.desc())
+    else:
+        query = query.order_by(sort.column.asc(), todos.c.id.asc())
+    return query.limit(sa.bindparam("limit"))
+
+
+def list_todos(
+    connection: Connection,
+    owner_id: int,
+    filters: TodoFilters,
+    *,
+    sort_name: str = "-created_at",
+    limit: int,
+    after: Position | None = None,
+    now: dt.datetime | None = None,
+) -> list[Todo]:
+    """Up to `limit` matching todos in `sort_name` order, strictly after `after` (keyset)."""
+    parameters = _filter_parameters(filters, owner_id, now or dt.datetime.now(dt.UTC))
+    parameters["limit"] = limit
+    if after is not None:
+        parameters |= {"after_key": after.key, "after_id": after.id}
+    statement = _page_statement(_shape(filters), sort_name, after is not None)
+    return [Todo._make(row) for row in fetch(connection, statement, parameters)]
+
+
+def _matching_ids(filters: TodoFilters) -> sa.Select[Any]:
+    return sa.select(todos.c.id).where(*_filter_clauses(_shape(filters)))
+
+
+def delete_todos(
+    connection: Connection, owner_id: int, filters: TodoFilters, now: dt.datetime
+) -> int:
+    """Delete every matching todo (all of the owner's without filters); returns the count."""
+    parameters = _filter_parameters(filters, owner_id, now)
+    result = connection.execute(
+        sa.delete(todos).where(todos.c.id.in_(_matching_ids(filters))), parameters
+    )
+    return result.rowcount
+
+
+def update_todos(
+    connection: Connection,
+    owner_id: int,
+    filters: TodoFilters,
+    changes: dict[str, Any],
+    now: dt.datetime,
+) -> int:
+    """Apply the same changes to every matching todo; returns how many matched."""
+    parameters = _filter_parameters(filters, owner_id, now)
+    ids = connection.execute(_matching_ids(filters), parameters).scalars().all()
+    for todo_id in ids:
+        update_todo(connection, owner_id, todo_id, changes, now)
+    return len(ids)
