@@ -56,7 +56,8 @@ Title = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX_LENGTH)
 ]
 Description = Annotated[str, StringConstraints(max_length=DESCRIPTION_MAX_LENGTH)]
-Order = Annotated[float, Field(allow_inf_nan=False, ge=-1e15, le=1e15)]
+# Always a float, so `order` reads back the same as it was written (95 is returned as 95.0).
+Order = Annotated[float, Field(allow_inf_nan=False, ge=-1e15, le=1e15), AfterValidator(float)]
 ListName = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=LIST_NAME_MAX_LENGTH)
 ]
