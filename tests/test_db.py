@@ -148,3 +148,31 @@ def test_database_directory_is_created(tmp_path: Path) -> None:
     upgrade_to_head(database.engine)
     database.close()
     assert (tmp_path / "a" / "b" / "todo.db").exists()
+
+
+def test_upgrade_keeps_existing_todos_in_the_new_default_list(database_url: str) -> None:
+    """Data written by the first schema survives the lists/tags migration, searchable."""
+    engine = create_engine(database_url)
+    command.upgrade(alembic_config(engine), "0001")
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            'INSERT INTO todos (owner_id, title, description, completed, "order", created_at,'
+            " updated_at) VALUES (1, 'old milk', 'from 0001', 0, 3.0,"
+            " '2026-01-01 10:00:00.000000', '2026-01-01 10:00:00.000000')"
+        )
+    engine.dispose()
+    with TestClient(create_app(Settings(database_url=database_url))) as client:
+        [todo] = client.get("/todos").json()
+        [inbox] = client.get("/lists").json()
+        assert todo["list_id"] == inbox["id"]
+        assert (todo["title"], todo["order"], todo["tags"], todo["priority"]) == (
+            "old milk",
+            3.0,
+            [],
+            0,
+        )
+        assert todo["created_at"] == "2026-01-01T10:00:00Z"
+        assert [t["id"] for t in client.get("/todos", params={"q": "milk"}).json()] == [todo["id"]]
+        assert [t["id"] for t in client.get("/todos", params={"sort": "order"}).json()] == [
+            todo["id"]
+        ]

@@ -1,0 +1,128 @@
+"""ETags: 304 on If-None-Match, 412 on a stale If-Match, 428 when required, one winner in a race."""
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx2 as httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from support import free_port, running_server, todo_api_command
+from todo_api.app import create_app
+from todo_api.config import Settings
+
+
+@pytest.fixture
+def todo(client: TestClient) -> dict[str, str]:
+    response = client.post("/todos", json={"title": "x"})
+    return {"url": f"/todos/{response.json()['id']}", "etag": response.headers["etag"]}
+
+
+def test_etag_changes_with_every_write(client: TestClient, todo: dict[str, str]) -> None:
+    assert todo["etag"] == '"1"'
+    after = client.patch(todo["url"], json={"title": "y"})
+    assert after.headers["etag"] == '"2"'
+    assert client.get(todo["url"]).headers["etag"] == '"2"'
+
+
+def test_if_none_match_gives_304_until_it_changes(client: TestClient, todo: dict[str, str]) -> None:
+    response = client.get(todo["url"], headers={"If-None-Match": todo["etag"]})
+    assert response.status_code == 304
+    assert response.content == b""
+    assert response.headers["etag"] == todo["etag"]
+    weak = client.get(todo["url"], headers={"If-None-Match": f'W/{todo["etag"]}, "9"'})
+    assert weak.status_code == 304
+    client.patch(todo["url"], json={"title": "changed"})
+    assert client.get(todo["url"], headers={"If-None-Match": todo["etag"]}).status_code == 200
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
+def test_stale_if_match_is_412_and_changes_nothing(
+    client: TestClient, todo: dict[str, str], method: str
+) -> None:
+    client.patch(todo["url"], json={"title": "someone else"})
+    response = client.request(
+        method, todo["url"], json={"title": "mine"}, headers={"If-Match": todo["etag"]}
+    )
+    assert response.status_code == 412
+    assert response.headers["content-type"] == "application/problem+json"
+    assert client.get(todo["url"]).json()["title"] == "someone else"
+
+
+@pytest.mark.parametrize("if_match", ['"1"', '"7", "1"', "*"])
+def test_current_if_match_succeeds(client: TestClient, todo: dict[str, str], if_match: str) -> None:
+    response = client.patch(todo["url"], json={"title": "ok"}, headers={"If-Match": if_match})
+    assert response.status_code == 200
+
+
+def test_weak_if_match_never_matches(client: TestClient, todo: dict[str, str]) -> None:
+    response = client.patch(todo["url"], json={"title": "x"}, headers={"If-Match": 'W/"1"'})
+    assert response.status_code == 412
+
+
+def test_lists_have_etags_too(client: TestClient) -> None:
+    created = client.post("/lists", json={"name": "l"})
+    url = f"/lists/{created.json()['id']}"
+    assert client.get(url, headers={"If-None-Match": created.headers["etag"]}).status_code == 304
+    client.patch(url, json={"name": "m"})
+    stale = client.patch(url, json={"name": "n"}, headers={"If-Match": created.headers["etag"]})
+    assert stale.status_code == 412
+
+
+@pytest.fixture
+def strict_client(database_url: str) -> Iterator[TestClient]:
+    with TestClient(create_app(Settings(database_url=database_url, require_if_match=True))) as c:
+        yield c
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
+def test_required_if_match_missing_is_428(strict_client: TestClient, method: str) -> None:
+    created = strict_client.post("/todos", json={"title": "x"})
+    url = f"/todos/{created.json()['id']}"
+    response = strict_client.request(method, url, json={"title": "y"})
+    assert response.status_code == 428
+    assert strict_client.get(url).json()["title"] == "x"
+    ok = strict_client.request(
+        method, url, json={"title": "y"}, headers={"If-Match": created.headers["etag"]}
+    )
+    assert ok.status_code in (200, 204)
+
+
+@pytest.mark.slow
+def test_two_writers_with_the_same_if_match_exactly_one_wins(tmp_path: Path) -> None:
+    """Two worker processes, many rounds: each round exactly one conditional write succeeds."""
+    port = free_port()
+    env = {
+        "TODO_PORT": str(port),
+        "TODO_WORKERS": "2",
+        "TODO_ACCESS_LOG": "false",
+        "TODO_DATABASE_URL": f"sqlite:///{tmp_path / 'todo.db'}",
+    }
+    with running_server(todo_api_command("serve"), env, port) as server:
+        created = httpx.post(f"{server.base_url}/todos", json={"title": "race"})
+        url = created.headers["location"]
+        for round_number in range(15):
+            etag = httpx.get(url).headers["etag"]
+            barrier = threading.Barrier(2)
+            statuses: list[int] = []
+
+            def write(
+                writer: int,
+                etag: str = etag,
+                barrier: threading.Barrier = barrier,
+                statuses: list[int] = statuses,
+            ) -> None:
+                barrier.wait()
+                response = httpx.patch(
+                    url, json={"title": f"writer {writer}"}, headers={"If-Match": etag}
+                )
+                statuses.append(response.status_code)
+
+            threads = [threading.Thread(target=write, args=(n,)) for n in range(2)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=30)
+            assert sorted(statuses) == [200, 412], f"round {round_number}: {statuses}"
+        assert httpx.get(url).headers["etag"] == '"16"'

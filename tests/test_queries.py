@@ -1,0 +1,198 @@
+"""GET /todos filters, sorts, full-text search, and keyset pagination under every sort."""
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from todo_api.app import create_app
+from todo_api.config import Settings
+from todo_api.repository.todos import SORTS
+
+
+def create(client: TestClient, **fields: Any) -> dict[str, Any]:
+    response = client.post("/todos", json={"title": "t", **fields})
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def ids(client: TestClient, **params: Any) -> list[int]:
+    response = client.get("/todos", params=params)
+    assert response.status_code == 200, response.text
+    return [todo["id"] for todo in response.json()]
+
+
+def walk(
+    client: TestClient, params: dict[str, Any], between: Callable[[], None]
+) -> list[dict[str, Any]]:
+    seen: list[dict[str, Any]] = []
+    response = client.get("/todos", params=params)
+    while True:
+        assert response.status_code == 200, response.text
+        seen.extend(response.json())
+        next_url = response.links.get("next", {}).get("url")
+        if not next_url:
+            return seen
+        between()
+        response = client.get(next_url)
+
+
+def test_filters_combine(client: TestClient) -> None:
+    work = client.post("/lists", json={"name": "work"}).json()["id"]
+    match = create(client, list_id=work, tags=["A", "b"], priority=3, completed=False)
+    create(client, list_id=work, tags=["a"], priority=3)  # lacks tag b
+    create(client, tags=["a", "b"], priority=3)  # other list
+    create(client, list_id=work, tags=["a", "b"], priority=1)  # priority too low
+    params = {"list_id": work, "tag": ["a", "B"], "priority_min": 2, "completed": "false"}
+    assert ids(client, **params) == [match["id"]]
+
+
+def test_due_filters_and_overdue(client: TestClient) -> None:
+    now = dt.datetime.now(dt.UTC)
+    past = create(client, due_at=(now - dt.timedelta(hours=1)).isoformat())
+    past_done = create(client, due_at=(now - dt.timedelta(hours=2)).isoformat(), completed=True)
+    future = create(client, due_date=(now + dt.timedelta(days=3)).date().isoformat())
+    undated = create(client)
+    assert ids(client, overdue="true") == [past["id"]]
+    assert set(ids(client, overdue="false")) == {past_done["id"], future["id"], undated["id"]}
+    assert set(ids(client, due_before=now.isoformat())) == {past["id"], past_done["id"]}
+    assert ids(client, due_after=now.isoformat()) == [future["id"]]
+    tomorrow = (now + dt.timedelta(days=1)).date().isoformat()
+    assert future["id"] not in ids(client, due_before=tomorrow)
+
+
+def test_all_day_due_date_is_overdue_only_after_the_day(client: TestClient) -> None:
+    today = dt.datetime.now(dt.UTC).date()
+    create(client, due_date=today.isoformat())
+    yesterday = create(client, due_date=(today - dt.timedelta(days=1)).isoformat())
+    assert ids(client, overdue="true") == [yesterday["id"]]
+
+
+def test_full_text_search(client: TestClient) -> None:
+    milk = create(client, title="Buy oat milk", description="the Swedish one")
+    cafe = create(client, title="Café with Åsa")
+    create(client, title="Call the bank")
+    assert ids(client, q="milk") == [milk["id"]]
+    assert ids(client, q="swed") == [milk["id"]]  # last word is a prefix
+    assert ids(client, q="BUY milk") == [milk["id"]]
+    assert ids(client, q="cafe asa") == [cafe["id"]]  # diacritics folded
+    assert ids(client, q="milk bank") == []
+    client.patch(f"/todos/{milk['id']}", json={"title": "Buy bread"})
+    assert ids(client, q="oat") == []
+    assert ids(client, q="bread") == [milk["id"]]
+    client.delete(f"/todos/{milk['id']}")
+    assert ids(client, q="bread") == []
+
+
+@pytest.mark.parametrize(
+    "q", ['"', "AND OR NOT", "*", "milk)", "NEAR(a b)", "title:x", "a' OR 1=1"]
+)
+def test_search_syntax_is_never_an_error(client: TestClient, q: str) -> None:
+    create(client, title="and or not near title")
+    response = client.get("/todos", params={"q": q})
+    assert response.status_code in (200, 422)
+    if response.status_code == 422:
+        assert response.json()["errors"][0]["loc"] == ["query", "q"]
+
+
+def test_search_without_words_is_422(client: TestClient) -> None:
+    response = client.get("/todos", params={"q": "!!!"})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["loc"] == ["query", "q"]
+
+
+def test_sorts(client: TestClient) -> None:
+    first = create(client, order=2, priority=1, due_date="2030-01-02")
+    second = create(client, order=1, priority=3, due_at="2030-01-01T10:00:00+02:00")
+    third = create(client, priority=2)
+    assert ids(client, sort="-created_at") == [third["id"], second["id"], first["id"]]
+    assert ids(client, sort="created_at") == [first["id"], second["id"], third["id"]]
+    assert ids(client, sort="order") == [second["id"], first["id"], third["id"]]  # nulls last
+    assert ids(client, sort="due") == [second["id"], first["id"], third["id"]]
+    assert ids(client, sort="-priority") == [second["id"], third["id"], first["id"]]
+    client.patch(f"/todos/{first['id']}", json={"title": "touched"})
+    assert ids(client, sort="updated_at")[-1] == first["id"]
+    assert ids(client, sort="-updated_at")[0] == first["id"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("sort", "title"),
+        ("sort", "-order;drop"),
+        ("priority_min", "4"),
+        ("priority_min", "high"),
+        ("list_id", "0"),
+        ("completed", "maybe"),
+        ("overdue", "sometimes"),
+        ("due_before", "next week"),
+        ("due_before", "2026-12-01T10:00:00"),
+        ("due_after", "2026-13-01"),
+        ("tag", "x" * 51),
+        ("q", "x" * 201),
+        ("complete", "true"),  # a typo must not be ignored
+    ],
+)
+def test_invalid_query_parameters_are_422_naming_them(
+    client: TestClient, name: str, value: str
+) -> None:
+    for method in ("GET", "DELETE"):
+        response = client.request(method, "/todos", params={name: value})
+        assert response.status_code == 422, (method, response.text)
+        assert response.json()["errors"][0]["loc"][:2] == ["query", name]
+
+
+def test_cursor_of_another_sort_is_422(client: TestClient) -> None:
+    for n in range(3):
+        create(client, order=n)
+    next_url = client.get("/todos", params={"limit": 1, "sort": "order"}).links["next"]["url"]
+    cursor = next_url.split("cursor=")[1].split("&")[0]
+    response = client.get("/todos", params={"cursor": cursor, "sort": "due", "limit": 1})
+    assert response.status_code == 422
+
+
+field_values = st.fixed_dictionaries(
+    {},
+    optional={
+        "order": st.sampled_from([1.0, 2.0, 2.0, -5.5]),
+        "priority": st.integers(0, 3),
+        "due_date": st.sampled_from(["2030-01-01", "2030-01-02"]),
+        "completed": st.booleans(),
+    },
+)
+
+
+@given(
+    todos=st.lists(field_values, max_size=14),
+    sort=st.sampled_from(sorted(SORTS)),
+    limit=st.integers(1, 5),
+    inserts=st.lists(field_values, max_size=2),
+)
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_every_sort_pages_through_every_todo_once(
+    tmp_path_factory: pytest.TempPathFactory,
+    todos: list[dict[str, Any]],
+    sort: str,
+    limit: int,
+    inserts: list[dict[str, Any]],
+) -> None:
+    database = tmp_path_factory.mktemp("sorts") / "todo.db"
+    with TestClient(create_app(Settings(database_url=f"sqlite:///{database}"))) as client:
+        existing = {create(client, **fields)["id"] for fields in todos}
+        expected_order = ids(client, sort=sort, limit=200)
+
+        def insert_more() -> None:
+            for fields in inserts:
+                create(client, **fields)
+
+        seen = [todo["id"] for todo in walk(client, {"sort": sort, "limit": limit}, insert_more)]
+        assert len(seen) == len(set(seen)), "a todo appeared twice"
+        assert existing <= set(seen), "a todo that existed before the walk was skipped"
+        assert [i for i in seen if i in existing] == expected_order
