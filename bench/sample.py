@@ -18,11 +18,16 @@ def sample_todo(todo_id: int, title: str = "buy milk") -> dict[str, Any]:
     return {
         "id": todo_id,
         "url": f"{BASE_URL}/{todo_id}",
+        "list_id": 1,
         "title": title,
         "description": None,
         "completed": False,
         "completed_at": None,
         "order": None,
+        "tags": [],
+        "priority": 0,
+        "due_date": None,
+        "due_at": None,
         "created_at": TIMESTAMP,
         "updated_at": TIMESTAMP,
     }

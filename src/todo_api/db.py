@@ -6,17 +6,19 @@ synchronous function of a `Connection` (a *unit of work*) handed to `Database.re
 event loop over the process's one connection — a thread hop would cost more than the query.
 Writes take SQLite's write lock up front (`BEGIN IMMEDIATE`) so concurrent writers, even from
 other processes, queue on `busy_timeout` instead of failing with "database is locked".
+Statements on hot paths bypass SQLAlchemy's execution layer: see driver_query.py.
 """
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeAlias, TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, Dialect, Engine
-from sqlalchemy.sql.dml import ReturningInsert
+from sqlalchemy.engine import Connection, Engine
+
+from todo_api.group_commit import GroupCommit
 
 T = TypeVar("T")
 UnitOfWork = Callable[[Connection], T]
@@ -88,6 +90,7 @@ class Database:
         self.url = database_url
         self.engine = create_engine(database_url)
         self._connection: Connection | None = None
+        self._group_commit = GroupCommit(self._connect)
 
     def _connect(self) -> Connection:
         if self._connection is None or self._connection.closed:
@@ -103,97 +106,15 @@ class Database:
             connection.rollback()  # ends SQLAlchemy's bookkeeping; no BEGIN was sent
 
     async def write(self, work: UnitOfWork[T]) -> T:
-        """Run a unit in one write transaction: all of it commits, or none of it does."""
-        connection = self._connect()
-        driver = connection.connection.driver_connection
-        assert driver is not None
-        # Taken here, not by SQLAlchemy's autobegin: a unit may run only driver statements.
-        driver.execute("BEGIN IMMEDIATE")
-        try:
-            result = work(connection)
-            connection.commit()  # ends SQLAlchemy's transaction if a statement began one
-            driver.commit()
-        except BaseException:
-            connection.rollback()
-            driver.rollback()
-            raise
-        return result
+        """Run a unit atomically: all of it commits, or none of it does.
+
+        Units arriving together share one transaction and one commit (see group_commit.py);
+        each still succeeds or fails on its own.
+        """
+        return await self._group_commit.submit(work)
 
     def close(self) -> None:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
         self.engine.dispose()
-
-
-Fetchable: TypeAlias = sa.Select[*tuple[Any, ...]] | ReturningInsert[*tuple[Any, ...]]
-
-
-class DriverQuery:
-    """A SELECT (or INSERT … RETURNING) compiled once and run straight on the driver's cursor.
-
-    SQLAlchemy's per-execution machinery costs ~40-80 µs: many times what SQLite needs for a point
-    read or a one-row insert. The hottest statements skip it. Parameters and values pass through
-    the type processors SQLAlchemy would apply, so rows equal what `Connection.execute` returns.
-    """
-
-    def __init__(
-        self, statement: Fetchable, dialect: Dialect, column_keys: Sequence[str] | None
-    ) -> None:
-        compiled = statement.compile(dialect=dialect, column_keys=column_keys)
-        self._sql = compiled.string
-        # Binds SQLAlchemy fills in itself (literals, SQLite's `OFFSET 0` after a LIMIT), by the
-        # name they have in the SQL; the named ones come from the caller's parameters.
-        binds = [(compiled.bind_names[bind], bind) for bind in compiled.binds.values()]
-        self._defaults = {name: bind.effective_value for name, bind in binds if not bind.required}
-        self._positional = compiled.positiontup  # parameter order, or None for named styles
-        self._bind_processors = {
-            name: processor
-            for name, bind in binds
-            if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect))
-        }
-        self._result_processors = [
-            (index, processor)
-            for index, column in enumerate(statement.exported_columns)
-            if (processor := column.type.dialect_impl(dialect).result_processor(dialect, None))
-        ]
-
-    def rows(self, connection: Connection, parameters: dict[str, Any]) -> list[list[Any]]:
-        values = self._defaults | parameters
-        for name, process in self._bind_processors.items():
-            values[name] = process(values[name])
-        driver_parameters: Sequence[Any] | Mapping[str, Any] = (
-            [values[name] for name in self._positional] if self._positional else values
-        )
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.execute(self._sql, driver_parameters)
-            raw_rows = cursor.fetchall()
-        finally:
-            cursor.close()
-        rows = []
-        for raw in raw_rows:
-            row = list(raw)
-            for index, process in self._result_processors:
-                row[index] = process(row[index])
-            rows.append(row)
-        return rows
-
-
-_driver_queries: dict[tuple[int, str, tuple[str, ...] | None], DriverQuery] = {}
-
-
-def fetch(
-    connection: Connection, statement: Fetchable, parameters: dict[str, Any]
-) -> list[list[Any]]:
-    """Run a module-level statement through its cached `DriverQuery` (see there for why).
-
-    An INSERT is compiled for the columns named in `parameters`, as `Connection.execute` would.
-    """
-    column_keys = tuple(parameters) if isinstance(statement, sa.Insert) else None
-    key = (id(statement), connection.dialect.name, column_keys)
-    query = _driver_queries.get(key)
-    if query is None:
-        query = DriverQuery(statement, connection.dialect, column_keys)
-        _driver_queries[key] = query
-    return query.rows(connection, parameters)

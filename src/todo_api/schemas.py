@@ -66,15 +66,21 @@ Tag = Annotated[
 ]
 Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS), AfterValidator(_unique_tags)]
 Priority = Annotated[int, Field(ge=0, le=MAX_PRIORITY, description="0 = none … 3 = high")]
+# The last day is kept free: 9999-12-31 is the "no due date" sort key (tables.NO_DUE).
+LAST_DUE_DAY = dt.date(9999, 12, 30)
 DueDate = Annotated[
     dt.date,
     BeforeValidator(_date_string),
-    Field(strict=False, description="All-day due date, YYYY-MM-DD."),
+    Field(strict=False, le=LAST_DUE_DAY, description="All-day due date, YYYY-MM-DD."),
 ]
 DueAt = Annotated[
     dt.datetime,
     BeforeValidator(_rfc3339_string),
-    Field(strict=False, description="Due moment, RFC 3339 with offset; returned as given."),
+    Field(
+        strict=False,
+        lt=dt.datetime(9999, 12, 30, tzinfo=dt.UTC),
+        description="Due moment, RFC 3339 with offset; returned as given.",
+    ),
 ]
 ResourceId = Annotated[int, Field(ge=1, le=2**63 - 1)]
 

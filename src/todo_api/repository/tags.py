@@ -5,7 +5,7 @@ from typing import NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from todo_api.db import fetch
+from todo_api.driver_query import fetch
 from todo_api.tables import todo_tags
 
 
@@ -32,9 +32,15 @@ def list_tags(connection: Connection, owner_id: int) -> list[TagCount]:
     return [TagCount(*row) for row in fetch(connection, _COUNTS, {"match_owner_id": owner_id})]
 
 
-def set_todo_tags(connection: Connection, owner_id: int, todo_id: int, names: list[str]) -> None:
-    """Make the index rows of one todo match `names` (already unique without regard to case)."""
-    connection.execute(_DELETE_FOR_TODO, {"match_id": todo_id})
+def set_todo_tags(
+    connection: Connection, owner_id: int, todo_id: int, names: list[str], *, new: bool = False
+) -> None:
+    """Make the index rows of one todo match `names` (already unique without regard to case).
+
+    A `new` todo has no rows yet, which saves a statement on the hot create path.
+    """
+    if not new:
+        connection.execute(_DELETE_FOR_TODO, {"match_id": todo_id})
     if names:
         connection.execute(
             sa.insert(todo_tags),

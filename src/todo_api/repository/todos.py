@@ -10,7 +10,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from todo_api.db import fetch
+from todo_api.driver_query import fetch
 from todo_api.errors import InvalidParameter, PreconditionFailed, TodoNotFound
 from todo_api.etags import VersionCondition
 from todo_api.pagination import Position, SortKey
@@ -112,7 +112,7 @@ def _due_key(due_date: dt.date | None, due_at: dt.datetime | None) -> dt.datetim
     return NO_DUE
 
 
-def _stored_fields(fields: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
+def stored_fields(fields: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
     """Column values for the given API fields, with the derived columns that follow them."""
     values = {key: value for key, value in fields.items() if key != "tags"}
     if "tags" in fields:
@@ -150,14 +150,14 @@ def create_todo(
     else:
         lists_repository.require_list(connection, owner_id, fields["list_id"])
     row = {
-        **_stored_fields(fields, now),
+        **stored_fields(fields, now),
         "owner_id": owner_id,
         "version": 1,
         "created_at": now,
         "updated_at": now,
     }
     todo = Todo._make(fetch(connection, _INSERT, row)[0])
-    set_todo_tags(connection, owner_id, todo.id, fields["tags"])
+    set_todo_tags(connection, owner_id, todo.id, fields["tags"], new=True)
     return todo
 
 
@@ -184,7 +184,7 @@ def update_todo(
         changes["list_id"] = lists_repository.default_list_id(connection, owner_id, now)
     elif changes.get("list_id") not in (None, current.list_id):
         lists_repository.require_list(connection, owner_id, changes["list_id"])
-    values = _stored_fields(changes, now)
+    values = stored_fields(changes, now)
     if "completed" in changes and changes["completed"] and current.completed:
         values["completed_at"] = current.completed_at  # completing again keeps the first time
     row = connection.execute(
