@@ -14,7 +14,7 @@ from todo_api import __version__
 from todo_api.cli import build_parser
 from todo_api.migrate import head_revision
 
-COMMANDS = ["serve", "migrate", "healthcheck"]
+COMMANDS = ["serve", "migrate", "healthcheck", "export", "import"]
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

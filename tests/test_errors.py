@@ -54,6 +54,8 @@ def test_every_route_answers_errors_as_problems(client: TestClient, method: str,
         "/ready",
         "/lists",
         "/tags",
+        "/export",
+        "/export.ics",
     }
 
 

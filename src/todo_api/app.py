@@ -13,9 +13,9 @@ from todo_api.db import Database
 from todo_api.errors import install_error_handlers
 from todo_api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from todo_api.migrate import upgrade_to_head
-from todo_api.routes import debug, health, lists, tags, todos
+from todo_api.routes import debug, health, lists, tags, todos, transfer
 
-EXPOSED_HEADERS = ["ETag", "Link", "Location", "X-Request-ID"]
+EXPOSED_HEADERS = ["Content-Disposition", "ETag", "Link", "Location", "X-Request-ID"]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -32,7 +32,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             database.close()
 
-    routers = [health.router, todos.router, lists.router, tags.router]
+    routers = [health.router, todos.router, lists.router, tags.router, transfer.router]
     if settings.debug_routes:
         routers.append(debug.router)
     app = FastAPI(

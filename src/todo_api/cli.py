@@ -1,20 +1,31 @@
-"""The `todo-api` command: serve, migrate, healthcheck."""
+"""The `todo-api` command: serve, migrate, healthcheck, export, import."""
 
 import argparse
+import asyncio
+import datetime as dt
 import signal
 import sys
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
+from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING, Protocol, Self
 
 from pydantic import ValidationError
 
 from todo_api import __version__
 from todo_api.config import Settings
 
+if TYPE_CHECKING:
+    from todo_api.db import Database
+
 HEALTHCHECK_TIMEOUT_SECONDS = 3.0
 EXIT_USAGE = 2
+EXIT_INVALID_DOCUMENT = 1
+STANDARD_STREAM = "-"
+CALENDAR_EXTENSIONS = (".ics", ".ical", ".icalendar")
+READ_CHUNK_BYTES = 1024 * 1024
 
 
 def _exit_cleanly(_signum: int, _frame: FrameType | None) -> None:
@@ -86,6 +97,150 @@ def _healthcheck(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if healthy else 1
 
 
+# --- export and import: straight on the database, as the local user ---------------------------
+
+
+def _transfer_format(args: argparse.Namespace) -> str:
+    """--format, else the file's extension: .ics (.ical, .icalendar) is iCalendar, else JSON."""
+    if args.format:
+        format_name: str = args.format
+        return format_name
+    return "ics" if args.file.lower().endswith(CALENDAR_EXTENSIONS) else "json"
+
+
+class ProgressBar(Protocol):
+    """What the commands use of a tqdm bar (tqdm ships no type hints)."""
+
+    def update(self, n: int = 1) -> object: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(self, *exc_info: object) -> None: ...
+
+
+def _progress_bar(args: argparse.Namespace, **options: object) -> ProgressBar:
+    from tqdm import tqdm  # type: ignore[import-untyped,unused-ignore]
+
+    # Progress goes to stderr, so `export -` can pipe the document; none when not on a terminal.
+    hidden = args.quiet or not sys.stderr.isatty()
+    bar: ProgressBar = tqdm(file=sys.stderr, disable=hidden, leave=False, **options)
+    return bar
+
+
+def _migrated_database(settings: Settings) -> "Database":
+    from todo_api.db import Database
+    from todo_api.migrate import upgrade_to_head
+
+    database = Database(settings.database_url)
+    upgrade_to_head(database.engine)  # so export and import work on a fresh database too
+    return database
+
+
+def _export(settings: Settings, args: argparse.Namespace) -> int:
+    from todo_api import calendar, transfer
+    from todo_api.tables import LOCAL_USER_ID
+
+    is_calendar = _transfer_format(args) == "ics"
+    now = dt.datetime.now(dt.UTC)
+    database = _migrated_database(settings)
+    try:
+        with _progress_bar(args, desc="exporting", unit=" todos") as bar:
+            if is_calendar:
+                body = asyncio.run(
+                    database.read(
+                        lambda connection: calendar.build_calendar(
+                            connection, LOCAL_USER_ID, now, bar.update
+                        )
+                    )
+                )
+            else:
+                document = asyncio.run(
+                    database.read(
+                        lambda connection: transfer.build_export(
+                            connection, LOCAL_USER_ID, now, bar.update
+                        )
+                    )
+                )
+                body = transfer.dump_document(document)
+    finally:
+        database.close()
+    if args.file == STANDARD_STREAM:
+        sys.stdout.buffer.write(body)
+        sys.stdout.buffer.flush()
+        return 0
+    try:
+        Path(args.file).write_bytes(body)
+    except OSError as error:
+        print(f"todo-api: cannot write {args.file}: {error.strerror}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"exported to {args.file}", file=sys.stderr)
+    return 0
+
+
+def _read_input(args: argparse.Namespace) -> bytes:
+    """The whole input file (or stdin), with a progress bar in bytes."""
+    if args.file == STANDARD_STREAM:
+        stream, total = sys.stdin.buffer, None
+    else:
+        path = Path(args.file)
+        stream, total = path.open("rb"), path.stat().st_size
+    chunks = []
+    with stream, _progress_bar(args, desc="reading", unit="B", unit_scale=True, total=total) as bar:
+        while chunk := stream.read(READ_CHUNK_BYTES):
+            chunks.append(chunk)
+            bar.update(len(chunk))
+    return b"".join(chunks)
+
+
+def _import(settings: Settings, args: argparse.Namespace) -> int:
+    from todo_api import calendar, transfer
+    from todo_api.errors import AppError
+    from todo_api.tables import LOCAL_USER_ID
+
+    is_calendar = _transfer_format(args) == "ics"
+    try:
+        body = _read_input(args)
+    except OSError as error:
+        print(f"todo-api: cannot read {args.file}: {error.strerror}", file=sys.stderr)
+        return EXIT_USAGE
+    # Validated whole before the database is even opened: an invalid file changes nothing.
+    try:
+        document = calendar.parse_calendar(body) if is_calendar else transfer.parse_document(body)
+    except AppError as error:
+        print(f"todo-api: {args.file}: {error.title}; nothing was imported", file=sys.stderr)
+        for item in error.errors:
+            where = ".".join(str(part) for part in item["loc"][1:]) or "(document)"
+            print(f"  {where}: {item['msg']}", file=sys.stderr)
+        return EXIT_INVALID_DOCUMENT
+    database = _migrated_database(settings)
+    try:
+        with _progress_bar(args, desc="importing", unit=" todos", total=len(document.todos)) as bar:
+            result = asyncio.run(
+                database.write(
+                    lambda connection: transfer.import_document(
+                        connection,
+                        LOCAL_USER_ID,
+                        document,
+                        dt.datetime.now(dt.UTC),
+                        lists_by_name=is_calendar,
+                        progress=bar.update,
+                    )
+                )
+            )
+    finally:
+        database.close()
+    print(f"imported {result.lists} new list(s) and {result.todos} todo(s) from {args.file}")
+    return 0
+
+
+def _add_transfer_options(command: argparse.ArgumentParser, file_help: str) -> None:
+    command.add_argument("file", metavar="FILE", help=file_help)
+    command.add_argument(
+        "--format",
+        choices=["json", "ics"],
+        help="json (the todo-api document) or ics (iCalendar); default: by FILE's extension",
+    )
+    command.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="todo-api", description="A todo-list API service. Settings come from TODO_* variables."
@@ -108,6 +263,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     healthcheck.add_argument("--url", help="health URL (default: this host's TODO_PORT)")
     healthcheck.set_defaults(run=_healthcheck)
+
+    export = commands.add_parser(
+        "export",
+        help="write all lists and todos to a file (JSON or iCalendar)",
+        description="Export the local user's lists and todos (docs/import-export.md).",
+    )
+    _add_transfer_options(export, "file to write; - for stdout")
+    export.set_defaults(run=_export)
+
+    import_ = commands.add_parser(
+        "import",
+        help="add the lists and todos of an export file, all or nothing",
+        description="Import an export (JSON) or a calendar's VTODOs, appending to the local "
+        "user's data in one transaction; exit 1 and change nothing if the file is invalid.",
+    )
+    _add_transfer_options(import_, "file to read; - for stdin")
+    import_.set_defaults(run=_import)
     return parser
 
 

@@ -1,0 +1,217 @@
+"""iCalendar (RFC 5545) export and import of todos as VTODO components, via `icalendar`.
+
+Not lossless, unlike the JSON export: a calendar has no list order, todo order or list
+timestamps, and DUE moments are written in UTC. A calendar import becomes an export document
+(see `todo_api.transfer`) and is imported like one, except that lists are found by name.
+"""
+
+import datetime as dt
+from typing import Any
+
+import orjson
+from icalendar import Calendar
+from icalendar import Todo as VTodo
+from sqlalchemy.engine import Connection
+
+from todo_api import __version__
+from todo_api.repository import lists as lists_repository
+from todo_api.transfer import (
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    ExportDocument,
+    InvalidDocument,
+    Progress,
+    invalid_document,
+    read_todos,
+    validate_document,
+)
+
+LIST_PROPERTY = "X-TODO-API-LIST"
+PRODUCT_ID = f"-//todo-api//todo-api {__version__}//EN"
+UID_TEMPLATE = "todo-{id}@todo-api"
+# Our priority (0 none … 3 high) as iCalendar PRIORITY (0 undefined, 1 highest … 9 lowest).
+ICALENDAR_PRIORITY = {0: 0, 1: 9, 2: 5, 3: 1}
+# The field of an export document each VTODO property becomes: errors are located by property.
+PROPERTY_OF_FIELD = {
+    "list": LIST_PROPERTY,
+    "title": "SUMMARY",
+    "description": "DESCRIPTION",
+    "completed": "STATUS",
+    "completed_at": "COMPLETED",
+    "tags": "CATEGORIES",
+    "priority": "PRIORITY",
+    "due_date": "DUE",
+    "due_at": "DUE",
+    "created_at": "CREATED",
+    "updated_at": "LAST-MODIFIED",
+}
+
+
+def priority_of(icalendar_priority: int) -> int:
+    """RFC 5545 §3.8.1.9: 1-4 high, 5 medium, 6-9 low, 0 undefined."""
+    if icalendar_priority == 0:
+        return 0
+    if icalendar_priority <= 4:
+        return 3
+    return 2 if icalendar_priority == 5 else 1
+
+
+def build_calendar(
+    connection: Connection, owner_id: int, now: dt.datetime, progress: Progress | None = None
+) -> bytes:
+    """The owner's todos as a VCALENDAR of VTODOs."""
+    list_names = {
+        todo_list.id: todo_list.name
+        for todo_list in lists_repository.list_lists(connection, owner_id)
+    }
+    calendar = Calendar()
+    calendar.add("prodid", PRODUCT_ID)
+    calendar.add("version", "2.0")
+    for todo in read_todos(connection, owner_id):
+        vtodo = VTodo()
+        vtodo.add("uid", UID_TEMPLATE.format(id=todo.id))
+        vtodo.add("dtstamp", now)
+        vtodo.add("created", todo.created_at)
+        vtodo.add("last-modified", todo.updated_at)
+        vtodo.add("summary", todo.title)
+        if todo.description is not None:
+            vtodo.add("description", todo.description)
+        vtodo.add("status", "COMPLETED" if todo.completed else "NEEDS-ACTION")
+        if todo.completed_at is not None:
+            vtodo.add("completed", todo.completed_at)
+        if todo.due_date is not None:
+            vtodo.add("due", todo.due_date)  # a DATE: all day
+        elif todo.due_at is not None:
+            vtodo.add("due", todo.due_at)  # a DATE-TIME in UTC
+        vtodo.add("priority", ICALENDAR_PRIORITY[todo.priority])
+        tags = _json_list(todo.tags)
+        if tags:
+            vtodo.add("categories", tags)
+        vtodo.add(LIST_PROPERTY, list_names[todo.list_id])
+        calendar.add_component(vtodo)
+        if progress is not None:
+            progress(1)
+    ical: bytes = calendar.to_ical()
+    return ical
+
+
+def _json_list(text: str) -> list[str]:
+    names: list[str] = orjson.loads(text)
+    return names
+
+
+def parse_calendar(body: bytes) -> ExportDocument:
+    """A calendar's VTODOs as an export document; InvalidDocument when it is not usable.
+
+    Each VTODO's list is its X-TODO-API-LIST (missing: the default list). Errors are located
+    as `["body", "VTODO", n, PROPERTY]`, n counting the calendar's VTODOs from 0.
+    """
+    try:
+        calendar = Calendar.from_ical(body)
+    except Exception as error:  # any parser failure on client input is a 422
+        raise _unparseable(str(error)) from None
+    if not isinstance(calendar, Calendar) or calendar.name != "VCALENDAR":
+        raise _unparseable("the body is not one VCALENDAR")
+    list_refs: dict[str, int] = {}  # list name -> index of the first VTODO naming it
+    raw_todos: list[dict[str, Any]] = []
+    problems: list[dict[str, Any]] = []
+    for index, vtodo in enumerate(calendar.todos):
+        try:
+            raw_todos.append(_raw_todo(vtodo, index, problems))
+        except Exception as error:  # a value icalendar cannot decode
+            raise _unparseable(f"VTODO {index}: {error}") from None
+        list_name = raw_todos[-1].pop("list", None)
+        if list_name is not None:
+            list_refs.setdefault(list_name, index)
+            raw_todos[-1]["list"] = f"l{list(list_refs).index(list_name) + 1}"
+    raw = {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "lists": [{"ref": f"l{n}", "name": name} for n, name in enumerate(list_refs, 1)],
+        "todos": raw_todos,
+    }
+    try:
+        document = validate_document(raw)
+    except InvalidDocument as invalid:
+        first_vtodo = list(list_refs.values())
+        problems += [_property_error(error, first_vtodo) for error in invalid.errors]
+    if problems:
+        raise invalid_document(problems)
+    return document
+
+
+def _raw_todo(vtodo: VTodo, index: int, problems: list[dict[str, Any]]) -> dict[str, Any]:
+    """One VTODO as an export document's todo, in JSON terms (validated afterwards)."""
+    raw: dict[str, Any] = {}
+    if (summary := vtodo.get("summary")) is not None:
+        raw["title"] = str(summary)
+    if (description := vtodo.get("description")) is not None:
+        raw["description"] = str(description)
+    status = str(vtodo.get("status", "")).upper()
+    raw["completed"] = status == "COMPLETED" or (not status and "completed" in vtodo)
+    if raw["completed"] and (completed := vtodo.get("completed")) is not None:
+        raw["completed_at"] = _moment(completed.dt)
+    if vtodo.categories:
+        raw["tags"] = [str(category) for category in vtodo.categories]
+    priority = vtodo.get("priority")
+    if priority is not None:
+        if 0 <= int(priority) <= 9:
+            raw["priority"] = priority_of(int(priority))
+        else:
+            problems.append(
+                {
+                    "loc": ["body", "VTODO", index, "PRIORITY"],
+                    "msg": "must be 0 (undefined) to 9 (lowest)",
+                    "type": "value_error",
+                }
+            )
+    if (due := vtodo.get("due")) is not None:
+        if isinstance(due.dt, dt.datetime):
+            raw["due_at"] = _moment(due.dt)
+        else:
+            raw["due_date"] = due.dt.isoformat()
+    if (created := vtodo.get("created")) is not None:
+        raw["created_at"] = _moment(created.dt)
+    if (modified := vtodo.get("last-modified")) is not None:
+        raw["updated_at"] = _moment(modified.dt)
+    list_name = str(vtodo.get(LIST_PROPERTY, "")).strip()
+    if list_name:
+        raw["list"] = list_name
+    return raw
+
+
+def _moment(value: dt.date) -> str:
+    """RFC 3339 text of an iCalendar DATE-TIME; a floating (zone-less) time is taken as UTC."""
+    if not isinstance(value, dt.datetime):
+        return value.isoformat()  # a DATE where a moment belongs: validation rejects it
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    offset = value.utcoffset()
+    return value.astimezone(dt.timezone(offset or dt.timedelta())).isoformat()
+
+
+def _unparseable(reason: str) -> InvalidDocument:
+    return InvalidDocument(
+        f"The body is not an iCalendar calendar: {reason}",
+        errors=[
+            {
+                "loc": ["body"],
+                "msg": f"not an iCalendar calendar: {reason}",
+                "type": "calendar_invalid",
+            }
+        ],
+    )
+
+
+def _property_error(error: dict[str, Any], first_vtodo: list[int]) -> dict[str, Any]:
+    """Locate an export-document error by VTODO and property instead of todos/lists index."""
+    match error["loc"]:
+        case ["body", "todos", int(index), str(field), *_]:
+            loc: list[Any] = ["body", "VTODO", index, PROPERTY_OF_FIELD.get(field, field)]
+        case ["body", "todos", int(index)]:
+            loc = ["body", "VTODO", index]
+        case ["body", "lists", int(index), *_]:
+            loc = ["body", "VTODO", first_vtodo[index], LIST_PROPERTY]
+        case _:
+            loc = error["loc"]
+    return {**error, "loc": loc}

@@ -1,0 +1,117 @@
+"""Export and import: `GET /export` (JSON), `GET /export.ics` (iCalendar), `POST /import` (both).
+
+The document format and its validation live in `todo_api.transfer`, the iCalendar mapping in
+`todo_api.calendar`; the routes read the body, pick the format by media type, and run one unit.
+"""
+
+import datetime as dt
+from http import HTTPStatus
+
+from fastapi import APIRouter, Request, Response
+
+from todo_api import calendar, transfer
+from todo_api.deps import caller_of, database_of
+from todo_api.errors import AppError
+from todo_api.routes.todos import INVALID, Responses
+from todo_api.transfer import ExportDocument, ImportResult
+
+router = APIRouter(tags=["import and export"])
+
+JSON_MEDIA_TYPE = "application/json"
+CALENDAR_MEDIA_TYPE = "text/calendar"
+# The body is read raw (two media types), so it is declared here for /docs; the JSON schema is
+# the component GET /export's response_model registers.
+IMPORT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            JSON_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/ExportDocument"}},
+            CALENDAR_MEDIA_TYPE: {
+                "schema": {"type": "string", "description": "A VCALENDAR of VTODOs"}
+            },
+        },
+    }
+}
+IMPORT_ERRORS: Responses = {
+    400: {"description": "The JSON body is not JSON"},
+    413: {"description": "The body is larger than TODO_MAX_BODY_BYTES"},
+    415: {"description": "The body is neither application/json nor text/calendar"},
+    **INVALID,
+}
+ATTACHMENT = {"Content-Disposition": {"description": 'attachment; filename="todo-export-…"'}}
+
+
+class UnsupportedMediaType(AppError):
+    status = HTTPStatus.UNSUPPORTED_MEDIA_TYPE
+    slug = "unsupported-media-type"
+    title = "Unsupported media type"
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _attachment(filename: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{filename}"'}
+
+
+@router.get("/export", response_model=ExportDocument, responses={200: {"headers": ATTACHMENT}})
+async def export_json(request: Request) -> Response:
+    """All your lists and todos as one versioned JSON document (a download), for `POST /import`."""
+    caller = caller_of(request)
+    now = _now()
+    document = await database_of(request).read(
+        lambda connection: transfer.build_export(connection, caller.user_id, now)
+    )
+    return Response(
+        transfer.dump_document(document),
+        media_type=JSON_MEDIA_TYPE,
+        headers=_attachment(transfer.export_filename(now, "json")),
+    )
+
+
+@router.get(
+    "/export.ics",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {CALENDAR_MEDIA_TYPE: {"schema": {"type": "string"}}},
+            "headers": ATTACHMENT,
+            "description": "A VCALENDAR with one VTODO per todo",
+        }
+    },
+)
+async def export_calendar(request: Request) -> Response:
+    """Your todos as iCalendar VTODOs (a download), for calendar and task apps."""
+    caller = caller_of(request)
+    now = _now()
+    body = await database_of(request).read(
+        lambda connection: calendar.build_calendar(connection, caller.user_id, now)
+    )
+    return Response(
+        body,
+        media_type=f"{CALENDAR_MEDIA_TYPE}; charset=utf-8",
+        headers=_attachment(transfer.export_filename(now, "ics")),
+    )
+
+
+@router.post("/import", openapi_extra=IMPORT_BODY, responses=IMPORT_ERRORS)
+async def import_document(request: Request) -> ImportResult:
+    """Add an export (JSON) or a calendar's VTODOs to your data: all of it, or nothing.
+
+    Appends; nothing existing is replaced. The document's default list merges into yours.
+    """
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type not in (JSON_MEDIA_TYPE, CALENDAR_MEDIA_TYPE):
+        raise UnsupportedMediaType(
+            f"Send {JSON_MEDIA_TYPE} (a todo-api export) or {CALENDAR_MEDIA_TYPE} (iCalendar)."
+        )
+    body = await request.body()  # the body size limit middleware still applies
+    is_calendar = media_type == CALENDAR_MEDIA_TYPE
+    document = calendar.parse_calendar(body) if is_calendar else transfer.parse_document(body)
+    caller = caller_of(request)
+    return await database_of(request).write(
+        lambda connection: transfer.import_document(
+            connection, caller.user_id, document, _now(), lists_by_name=is_calendar
+        )
+    )

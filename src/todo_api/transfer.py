@@ -1,0 +1,401 @@
+"""The export document (`GET /export`, `POST /import`, `todo-api export|import`).
+
+This module owns the versioned JSON format, building it from the database, validating a
+document as a whole (every problem reported at once, with its location), and importing it.
+Importing appends: lists are created (the document's default list merges into the importer's),
+todos are added with their timestamps as exported. The SQL here is transfer-specific (bulk reads
+of a user's data, inserts that keep given timestamps); everything is scoped to one owner.
+"""
+
+import datetime as dt
+from collections.abc import Callable, Iterator, Sequence
+from http import HTTPStatus
+from itertools import islice
+from typing import Annotated, Any, Literal, Self
+
+import orjson
+import sqlalchemy as sa
+from pydantic import BaseModel, Field, StringConstraints, ValidationError, model_validator
+from sqlalchemy.engine import Connection
+
+from todo_api.errors import AppError
+from todo_api.repository import lists as lists_repository
+from todo_api.repository import todos as todos_repository
+from todo_api.repository.tags import tag_key
+from todo_api.repository.todos import Todo
+from todo_api.representation import JSON_OPTIONS, todo_body
+from todo_api.schemas import (
+    Description,
+    DueAt,
+    DueDate,
+    ListName,
+    Order,
+    Priority,
+    RequestBody,
+    Tags,
+    Title,
+)
+from todo_api.tables import lists, todo_tags, todos
+
+FORMAT_NAME = "todo-api"
+FORMAT_VERSION = 1
+REF_MAX_LENGTH = 100
+# A problem lists this many errors at most: a broken 50 MB file must not answer with 50 MB.
+MAX_REPORTED_ERRORS = 100
+INSERT_BATCH_SIZE = 500  # todos per executemany; also how often the CLI's progress bar moves
+EXPORTED_TODO_FIELDS = (
+    "title",
+    "description",
+    "completed",
+    "completed_at",
+    "order",
+    "tags",
+    "priority",
+    "due_date",
+    "due_at",
+    "created_at",
+    "updated_at",
+)
+
+Progress = Callable[[int], object]  # called with how many more items are done
+
+Ref = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=REF_MAX_LENGTH),
+    Field(description="Names a list inside this document only (e.g. `l1`); not an id."),
+]
+# Timestamps follow the API's one rule for date-times: RFC 3339 with an offset (as DueAt).
+Timestamp = Annotated[DueAt, Field(description="RFC 3339 date-time with an offset.")]
+
+
+class InvalidDocument(AppError):
+    """An import document that parsed but does not validate; `errors` locates each problem."""
+
+    status = HTTPStatus.UNPROCESSABLE_ENTITY
+    slug = "validation-error"
+    title = "Invalid import document"
+
+
+class MalformedDocument(AppError):
+    """An import body that is not JSON at all (as for every other JSON body: 400)."""
+
+    status = HTTPStatus.BAD_REQUEST
+    slug = "malformed-json"
+    title = "Malformed JSON"
+
+
+class ExportedList(RequestBody):
+    ref: Ref
+    name: ListName
+    order: Order | None = None
+    is_default: bool = Field(
+        default=False, description="Merges into the importer's default list (renaming it)."
+    )
+    created_at: Timestamp | None = Field(default=None, description="Default: the import time.")
+    updated_at: Timestamp | None = Field(default=None, description="Default: created_at.")
+
+
+class ExportedTodo(RequestBody):
+    list_ref: Ref | None = Field(
+        default=None, alias="list", description="A list's `ref`; default: your default list."
+    )
+    title: Title
+    description: Description | None = None
+    completed: bool = False
+    completed_at: Timestamp | None = Field(
+        default=None, description="Only when completed; default: updated_at."
+    )
+    order: Order | None = None
+    tags: Tags = Field(default_factory=list)
+    priority: Priority = 0
+    due_date: DueDate | None = None
+    due_at: DueAt | None = Field(default=None, description="Kept in the offset it is given in.")
+    created_at: Timestamp | None = Field(default=None, description="Default: the import time.")
+    updated_at: Timestamp | None = Field(default=None, description="Default: created_at.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.due_date is not None and self.due_at is not None:
+            raise ValueError("give due_date (all day) or due_at (a moment), not both")
+        if self.completed_at is not None and not self.completed:
+            raise ValueError("completed_at is only allowed when completed is true")
+        return self
+
+
+class ExportDocument(RequestBody):
+    """Everything of one user, lossless but for ids: what `GET /export` returns."""
+
+    format: Literal["todo-api"]
+    version: Literal[1]
+    exported_at: Timestamp | None = None
+    lists: list[ExportedList] = Field(default_factory=list)
+    todos: list[ExportedTodo] = Field(default_factory=list)
+
+
+class ImportResult(BaseModel):
+    """What an import added."""
+
+    lists: int = Field(description="Lists created (a merged default list is not counted).")
+    todos: int = Field(description="Todos created.")
+
+
+# --- export -----------------------------------------------------------------------------------
+
+_TODO_COLUMNS = [todos.c[name] for name in Todo._fields]
+_SELECT_ALL_TODOS = (
+    sa.select(*_TODO_COLUMNS)
+    .where(todos.c.owner_id == sa.bindparam("match_owner_id"))
+    .order_by(todos.c.created_at, todos.c.id)
+)
+
+
+def read_todos(connection: Connection, owner_id: int) -> list[Todo]:
+    """Every todo of the owner, oldest first (so an import recreates them in the same order)."""
+    rows = connection.execute(_SELECT_ALL_TODOS, {"match_owner_id": owner_id})
+    return [Todo._make(row) for row in rows]
+
+
+def build_export(
+    connection: Connection, owner_id: int, now: dt.datetime, progress: Progress | None = None
+) -> dict[str, Any]:
+    """The owner's export document, as plain data ready for `dump_document`."""
+    found_lists = lists_repository.list_lists(connection, owner_id)
+    refs = {todo_list.id: f"l{number}" for number, todo_list in enumerate(found_lists, 1)}
+    exported_lists = [
+        {
+            "ref": refs[todo_list.id],
+            "name": todo_list.name,
+            "order": todo_list.order,
+            "is_default": todo_list.is_default,
+            "created_at": todo_list.created_at,
+            "updated_at": todo_list.updated_at,
+        }
+        for todo_list in found_lists
+    ]
+    exported_todos = []
+    for todo in read_todos(connection, owner_id):
+        body = todo_body(todo, "")  # tags decoded, due_at back in the offset it was given with
+        exported_todos.append(
+            {"list": refs[todo.list_id], **{name: body[name] for name in EXPORTED_TODO_FIELDS}}
+        )
+        if progress is not None:
+            progress(1)
+    return {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "exported_at": now,
+        "lists": exported_lists,
+        "todos": exported_todos,
+    }
+
+
+def dump_document(document: dict[str, Any]) -> bytes:
+    """JSON text of an export: indented, so a person can read and diff it."""
+    return orjson.dumps(document, option=JSON_OPTIONS | orjson.OPT_INDENT_2)
+
+
+def export_filename(now: dt.datetime, extension: str) -> str:
+    return f"todo-export-{now:%Y%m%d}.{extension}"
+
+
+# --- validation -------------------------------------------------------------------------------
+
+
+def parse_document(body: bytes) -> ExportDocument:
+    """Parse and validate a JSON export document: MalformedDocument or InvalidDocument if not."""
+    try:
+        raw = orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise MalformedDocument(
+            "The import document is not valid JSON.",
+            errors=[{"loc": ["body"], "msg": str(error), "type": "json_invalid"}],
+        ) from None
+    return validate_document(raw)
+
+
+def validate_document(raw: object) -> ExportDocument:
+    """Validate a decoded document whole: InvalidDocument lists every problem found."""
+    checked = _check_format(raw)
+    errors: list[dict[str, Any]] = []
+    document = None
+    try:
+        document = ExportDocument.model_validate(checked)
+    except ValidationError as error:
+        errors = [
+            {"loc": ["body", *item["loc"]], "msg": item["msg"], "type": item["type"]}
+            for item in error.errors()
+        ]
+    errors += _reference_errors(checked)
+    if errors:
+        raise invalid_document(errors)
+    assert document is not None
+    return document
+
+
+def invalid_document(errors: Sequence[dict[str, Any]]) -> InvalidDocument:
+    """The one problem for a document: a short detail, and the first MAX_REPORTED_ERRORS."""
+    shown = errors[:MAX_REPORTED_ERRORS]
+    detail = "; ".join(f"{_dotted(item['loc'])}: {item['msg']}" for item in shown[:3])
+    if len(errors) > 3:
+        detail += f"; and {len(errors) - 3} more problem(s)"
+    if len(errors) > len(shown):
+        detail += f" (the first {len(shown)} are listed)"
+    return InvalidDocument(f"Nothing was imported. {detail}", errors=shown)
+
+
+def _dotted(loc: Sequence[Any]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def _check_format(raw: object) -> dict[str, Any]:
+    """The document as an object of this format and version, or InvalidDocument naming which.
+
+    Another format or version is reported alone: its items' errors would only add noise.
+    """
+    if not isinstance(raw, dict):
+        message, loc = "must be a JSON object with format, version, lists and todos", ["body"]
+    elif raw.get("format") != FORMAT_NAME:
+        message, loc = f"must be {FORMAT_NAME!r}: this is not a todo-api export", ["body", "format"]
+    elif type(raw.get("version")) is not int or raw["version"] != FORMAT_VERSION:
+        message = f"unsupported version; this server reads version {FORMAT_VERSION}"
+        loc = ["body", "version"]
+    else:
+        return raw
+    raise invalid_document([{"loc": loc, "msg": message, "type": "value_error"}])
+
+
+def _reference_errors(raw: dict[str, Any]) -> list[dict[str, Any]]:
+    """Duplicate refs, a second default list, todos naming a list the document lacks.
+
+    Checked on the raw data, so these are reported along with the field errors.
+    """
+    errors: list[dict[str, Any]] = []
+    raw_lists = raw.get("lists")
+    raw_todos = raw.get("todos")
+    refs: set[str] = set()
+    default_seen = False
+    for index, item in enumerate(raw_lists if isinstance(raw_lists, list) else []):
+        if not isinstance(item, dict):
+            continue
+        ref = item.get("ref")
+        if isinstance(ref, str):
+            if ref in refs:
+                errors.append(_error(["lists", index, "ref"], f"ref {ref!r} is used twice"))
+            refs.add(ref)
+        if item.get("is_default") is True:
+            if default_seen:
+                errors.append(
+                    _error(["lists", index, "is_default"], "only one list can be the default")
+                )
+            default_seen = True
+    for index, item in enumerate(raw_todos if isinstance(raw_todos, list) else []):
+        if isinstance(item, dict) and isinstance(ref := item.get("list"), str) and ref not in refs:
+            errors.append(_error(["todos", index, "list"], f"no list has ref {ref!r}"))
+    return errors
+
+
+def _error(loc: list[str | int], message: str) -> dict[str, Any]:
+    return {"loc": ["body", *loc], "msg": message, "type": "value_error"}
+
+
+# --- import -----------------------------------------------------------------------------------
+
+_INSERT_LIST = sa.insert(lists).returning(lists.c.id)
+_INSERT_TODOS = sa.insert(todos).returning(todos.c.id, sort_by_parameter_order=True)
+_MERGE_DEFAULT_LIST = (
+    sa.update(lists)
+    .where(lists.c.id == sa.bindparam("match_id"), lists.c.owner_id == sa.bindparam("match_owner"))
+    .values(version=lists.c.version + 1)
+)
+
+
+def import_document(
+    connection: Connection,
+    owner_id: int,
+    document: ExportDocument,
+    now: dt.datetime,
+    *,
+    lists_by_name: bool = False,
+    progress: Progress | None = None,
+) -> ImportResult:
+    """Append the document's lists and todos to the owner's; run it in one write unit.
+
+    With `lists_by_name` (calendar imports), a list that has the name of one of the owner's
+    lists is that list instead of a new one.
+    """
+    default_id = lists_repository.default_list_id(connection, owner_id, now)
+    existing: dict[str, int] = {}
+    if lists_by_name:
+        for todo_list in lists_repository.list_lists(connection, owner_id):
+            if todo_list.is_default or todo_list.name not in existing:
+                existing[todo_list.name] = todo_list.id
+    list_ids: dict[str, int] = {}
+    created_lists = 0
+    for item in document.lists:
+        created_at = item.created_at or now
+        values = {
+            "name": item.name,
+            "order": item.order,
+            "created_at": created_at,
+            "updated_at": item.updated_at or created_at,
+        }
+        if item.is_default:
+            connection.execute(
+                _MERGE_DEFAULT_LIST.values(**values),
+                {"match_id": default_id, "match_owner": owner_id},
+            )
+            list_ids[item.ref] = default_id
+        elif item.name in existing:
+            list_ids[item.ref] = existing[item.name]
+        else:
+            row = {**values, "owner_id": owner_id, "is_default": False, "version": 1}
+            list_ids[item.ref] = connection.execute(_INSERT_LIST, row).scalar_one()
+            created_lists += 1
+    for batch in _batches(document.todos, INSERT_BATCH_SIZE):
+        rows = [_todo_row(todo, owner_id, list_ids, default_id, now) for todo in batch]
+        ids = connection.execute(_INSERT_TODOS, rows).scalars().all()
+        tag_rows = [
+            {"todo_id": todo_id, "tag_key": tag_key(name), "owner_id": owner_id, "name": name}
+            for todo_id, todo in zip(ids, batch, strict=True)
+            for name in todo.tags
+        ]
+        if tag_rows:
+            connection.execute(sa.insert(todo_tags), tag_rows)
+        if progress is not None:
+            progress(len(batch))
+    return ImportResult(lists=created_lists, todos=len(document.todos))
+
+
+def _todo_row(
+    todo: ExportedTodo, owner_id: int, list_ids: dict[str, int], default_id: int, now: dt.datetime
+) -> dict[str, Any]:
+    fields = {
+        "list_id": default_id if todo.list_ref is None else list_ids[todo.list_ref],
+        "title": todo.title,
+        "description": todo.description,
+        "completed": todo.completed,
+        "order": todo.order,
+        "tags": todo.tags,
+        "priority": todo.priority,
+        "due_date": todo.due_date,
+        "due_at": todo.due_at,
+    }
+    created_at = todo.created_at or now
+    updated_at = todo.updated_at or created_at
+    # The repository's derived columns (order and due sort keys, due_at's offset, tags as JSON),
+    # so imported rows sort and filter exactly like created ones.
+    row = todos_repository.stored_fields(fields, now)
+    row["completed_at"] = (todo.completed_at or updated_at) if todo.completed else None
+    return {
+        **row,
+        "owner_id": owner_id,
+        "version": 1,
+        "created_at": created_at,
+        "updated_at": updated_at,
+    }
+
+
+def _batches(items: Sequence[ExportedTodo], size: int) -> Iterator[list[ExportedTodo]]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch

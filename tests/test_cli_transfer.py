@@ -1,0 +1,134 @@
+"""`todo-api export` and `todo-api import`, run as real processes against database files."""
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from support import todo_api_command
+from todo_api.app import create_app
+from todo_api.config import Settings
+
+
+def run(
+    database: Path, *args: str, stdin: bytes | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        todo_api_command(*args),
+        input=stdin,
+        capture_output=True,
+        env={**os.environ, "TODO_DATABASE_URL": f"sqlite:///{database}"},
+        timeout=60,
+        check=False,
+    )
+
+
+def client_of(database: Path) -> TestClient:
+    return TestClient(create_app(Settings(database_url=f"sqlite:///{database}")))
+
+
+def seed(database: Path) -> None:
+    with client_of(database) as client:
+        work = client.post("/lists", json={"name": "Work", "order": 1}).json()
+        for n in range(30):
+            fields: dict[str, Any] = {"title": f"todo {n}", "tags": ["Bulk", f"t{n % 3}"]}
+            if n % 2:
+                fields |= {"list_id": work["id"], "due_at": "2026-12-01T09:30:00-04:00"}
+            elif n % 5 == 0:
+                fields |= {"completed": True, "priority": 2, "due_date": "2026-01-31"}
+            assert client.post("/todos", json=fields).status_code == 201
+
+
+def exported(database: Path) -> dict[str, Any]:
+    with client_of(database) as client:
+        body: dict[str, Any] = client.get("/export").json()
+    return {**body, "exported_at": None}
+
+
+def todo_count(database: Path) -> int:
+    with client_of(database) as client:
+        return len(client.get("/todos", params={"limit": 200}).json())
+
+
+@pytest.mark.parametrize("command", ["export", "import"])
+def test_help(tmp_path: Path, command: str) -> None:
+    result = run(tmp_path / "todo.db", command, "--help")
+    assert result.returncode == 0
+    assert f"todo-api {command}" in result.stdout.decode()
+    assert "--format" in result.stdout.decode()
+
+
+def test_json_round_trip_between_two_databases(tmp_path: Path) -> None:
+    source, target, file = tmp_path / "a.db", tmp_path / "b.db", tmp_path / "export.json"
+    seed(source)
+
+    export = run(source, "export", str(file))
+    assert export.returncode == 0, export.stderr
+    imported = run(target, "import", str(file))  # a fresh database: migrated first
+
+    assert imported.returncode == 0, imported.stderr
+    assert b"30 todo(s)" in imported.stdout
+    assert exported(target) == exported(source)
+
+
+def test_standard_streams_and_calendar_format(tmp_path: Path) -> None:
+    source, target = tmp_path / "a.db", tmp_path / "b.db"
+    seed(source)
+
+    export = run(source, "export", "--format", "ics", "-")
+    assert export.returncode == 0, export.stderr
+    assert export.stdout.startswith(b"BEGIN:VCALENDAR")
+    assert export.stdout.count(b"BEGIN:VTODO") == 30
+    imported = run(target, "import", "--format", "ics", "-", stdin=export.stdout)
+    assert imported.returncode == 0, imported.stderr
+    assert todo_count(target) == 30
+
+
+def test_format_follows_the_extension(tmp_path: Path) -> None:
+    source = tmp_path / "a.db"
+    seed(source)
+    assert run(source, "export", str(tmp_path / "todos.ics")).returncode == 0
+    assert (tmp_path / "todos.ics").read_bytes().startswith(b"BEGIN:VCALENDAR")
+    assert run(source, "export", "-q", str(tmp_path / "todos.json")).returncode == 0
+    assert (tmp_path / "todos.json").read_bytes().startswith(b"{")
+
+
+def test_an_invalid_file_exits_1_and_writes_nothing(tmp_path: Path) -> None:
+    source, target, file = tmp_path / "a.db", tmp_path / "b.db", tmp_path / "export.json"
+    seed(source)
+    assert run(source, "export", str(file)).returncode == 0
+    text = file.read_text()
+    file.write_text(text.replace('"title": "todo 17"', '"title": ""', 1))
+    seed(target)
+    before = exported(target)
+
+    result = run(target, "import", str(file))
+
+    assert result.returncode == 1
+    stderr = result.stderr.decode()
+    assert "nothing was imported" in stderr
+    assert "todos.17.title" in stderr
+    assert "Traceback" not in stderr
+    assert exported(target) == before
+
+
+def test_an_invalid_file_does_not_create_the_database(tmp_path: Path) -> None:
+    file = tmp_path / "todos.ics"
+    file.write_text("not a calendar")
+    result = run(tmp_path / "new.db", "import", str(file))
+    assert result.returncode == 1
+    assert "not an iCalendar calendar" in result.stderr.decode()
+    assert not (tmp_path / "new.db").exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["import", "missing.json"], ["import", "--format", "xml", "x.json"], ["import"]],
+)
+def test_usage_errors_exit_2(tmp_path: Path, args: list[str]) -> None:
+    result = run(tmp_path / "todo.db", *[str(tmp_path / a) if "." in a else a for a in args])
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr.decode()
