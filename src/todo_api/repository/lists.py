@@ -38,6 +38,7 @@ _SELECT_ALL = (
     .order_by(sa.func.coalesce(lists.c.order, NO_ORDER), lists.c.created_at, lists.c.id)
 )
 _INSERT = sa.insert(lists).returning(*_COLUMNS)
+_DEFAULT_LIST_IDS = "todo_api.default_list_ids"  # key in Connection.info
 
 
 def _get(connection: Connection, owner_id: int, list_id: int) -> TodoList | None:
@@ -67,12 +68,22 @@ def list_lists(connection: Connection, owner_id: int) -> list[TodoList]:
 
 
 def default_list_id(connection: Connection, owner_id: int, now: dt.datetime) -> int:
-    """The owner's default list, created on first use."""
-    rows = fetch(connection, _SELECT_DEFAULT_ID, {"match_owner_id": owner_id})
-    if rows:
-        list_id: int = rows[0][0]
-        return list_id
-    return create_list(connection, owner_id, {"name": DEFAULT_LIST_NAME}, now, is_default=True).id
+    """The owner's default list, created on first use.
+
+    A default list is never deleted or replaced, so its id is remembered on the connection
+    (which is bound to one database): most creates then skip a query.
+    """
+    known: dict[int, int] = connection.info.setdefault(_DEFAULT_LIST_IDS, {})
+    if owner_id not in known:
+        rows = fetch(connection, _SELECT_DEFAULT_ID, {"match_owner_id": owner_id})
+        if rows:
+            known[owner_id] = rows[0][0]
+        else:
+            new = create_list(
+                connection, owner_id, {"name": DEFAULT_LIST_NAME}, now, is_default=True
+            )
+            return new.id  # remembered once its transaction has committed and it is read again
+    return known[owner_id]
 
 
 def create_list(
