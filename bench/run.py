@@ -8,6 +8,7 @@ import argparse
 import json
 import os
 import platform
+import sqlite3
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from typing import Any
 
 from bench import contenders
 from bench.report import ContenderRuns, failures, render, summarise
+from bench.scale import ScaleError, scale_check
 from bench.seed import SeedError, probe_id, seed_todos
 from bench.servers import Server, ServerError
 from bench.workloads import WORKLOADS, Workload
@@ -37,11 +39,35 @@ DEFAULT_DURATION_SECONDS = 3
 UNSEEDED_TODO_ID = 1  # the in-memory references answer any id
 # A 1-minute load average above this before we start means other work is competing for the CPUs.
 BUSY_LOAD_AVERAGE = 0.5
+SCALE_ROUNDS = 5
+SCALE_QUICK_ROUNDS = 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Exit 1 when the run could not be trusted (errors, crashes); a missed target is only shown."""
     args = _parse_args(argv)
+    status = 0 if args.scale_only else _throughput(args)
+    if args.scale and status in (0, 1):
+        status = max(status, _scale(args))
+    return status
+
+
+def _scale(args: argparse.Namespace) -> int:
+    """A page at 1 000 vs 1 000 000 todos (bench/scale.py); a FAIL is reported, not an error."""
+    print("\nbench: scale check", flush=True)
+    try:
+        scale_check(rounds=SCALE_QUICK_ROUNDS if args.quick else SCALE_ROUNDS)
+    except (ScaleError, sqlite3.Error, OSError) as error:
+        print(f"\nbench: scale check FAILED: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nbench: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _throughput(args: argparse.Namespace) -> int:
+    """The wrk part: every workload against every contender."""
     if not wrk_available():
         print(f"bench: {INSTALL_HINT}", file=sys.stderr)
         return 1
@@ -88,7 +114,18 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--quick", action="store_true", help="1 round of 1 s: a smoke test")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the results here")
+    parser.add_argument(
+        "--scale",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="after wrk, time a page at 1 000 vs 1 000 000 todos (default on; bench/scale.py)",
+    )
+    parser.add_argument(
+        "--scale-only", action="store_true", help="only the scale check: no wrk, no servers"
+    )
     args = parser.parse_args(argv)
+    if args.scale_only and not args.scale:
+        parser.error("--scale-only and --no-scale exclude each other")
     if args.quick:
         args.rounds, args.duration = 1, 1
     if args.rounds < 1 or args.duration < 1:

@@ -4,7 +4,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import orjson
 import sqlalchemy as sa
@@ -322,17 +322,25 @@ def _filter_clauses(shape: _Shape) -> list[sa.ColumnElement[bool]]:
     return clauses
 
 
+# Where a page starts relative to the cursor's (key, id): the rest of the cursor's key group,
+# or the keys beyond it. SQLite bounds an index range on a row value `(key, id) > (?, ?)` by
+# `key` alone when `id` is the rowid, so a page deep inside a large group of equal keys (no
+# `order`, no due date, priority 0) would walk the whole group. Two ranges it can seek
+# exactly — `key = ? AND id > ?`, then `key > ?` — keep every page O(limit).
+Start = Literal["first", "same_key", "beyond"]
+
+
 @lru_cache(maxsize=1024)
-def _page_statement(shape: _Shape, sort_name: str, has_position: bool) -> sa.Select[Any]:
+def _page_statement(shape: _Shape, sort_name: str, start: Start) -> sa.Select[Any]:
     sort = SORTS[sort_name]
     query = sa.select(*_COLUMNS).where(*_filter_clauses(shape))
-    if has_position:
-        key = sa.tuple_(sort.column, todos.c.id)
-        position = sa.tuple_(
-            sa.bindparam("after_key", type_=sort.column.type),
-            sa.bindparam("after_id", type_=todos.c.id.type),
-        )
-        query = query.where(key < position if sort.descending else key > position)
+    after_key = sa.bindparam("after_key", type_=sort.column.type)
+    after_id = sa.bindparam("after_id", type_=todos.c.id.type)
+    if start == "same_key":
+        beyond_id = todos.c.id < after_id if sort.descending else todos.c.id > after_id
+        query = query.where(sort.column == after_key, beyond_id)
+    elif start == "beyond":
+        query = query.where(sort.column < after_key if sort.descending else sort.column > after_key)
     if sort.descending:
         query = query.order_by(sort.column.desc(), todos.c.id.desc())
     else:
@@ -353,10 +361,16 @@ def list_todos(
     """Up to `limit` matching todos in `sort_name` order, strictly after `after` (keyset)."""
     parameters = _filter_parameters(filters, owner_id, now or dt.datetime.now(dt.UTC))
     parameters["limit"] = limit
-    if after is not None:
+    shape = _shape(filters)
+    if after is None:
+        rows = fetch(connection, _page_statement(shape, sort_name, "first"), parameters)
+    else:
         parameters |= {"after_key": after.key, "after_id": after.id}
-    statement = _page_statement(_shape(filters), sort_name, after is not None)
-    return [Todo._make(row) for row in fetch(connection, statement, parameters)]
+        rows = fetch(connection, _page_statement(shape, sort_name, "same_key"), parameters)
+        if len(rows) < limit:
+            parameters["limit"] = limit - len(rows)
+            rows += fetch(connection, _page_statement(shape, sort_name, "beyond"), parameters)
+    return [Todo._make(row) for row in rows]
 
 
 def _matching_ids(filters: TodoFilters) -> sa.Select[Any]:
