@@ -15,7 +15,14 @@ from todo_api.middleware import BodySizeLimitMiddleware, RequestContextMiddlewar
 from todo_api.migrate import upgrade_to_head
 from todo_api.routes import debug, health, lists, tags, todos, transfer
 
-EXPOSED_HEADERS = ["Content-Disposition", "ETag", "Link", "Location", "X-Request-ID"]
+EXPOSED_HEADERS = [
+    "Content-Disposition",
+    "ETag",
+    "Idempotent-Replayed",
+    "Link",
+    "Location",
+    "X-Request-ID",
+]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -183,3 +183,31 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+
+
+class InvalidIdempotencyKey(AppError):
+    """The Idempotency-Key header is empty, too long, repeated or not printable ASCII."""
+
+    slug = "invalid-idempotency-key"
+    title = "Invalid Idempotency-Key"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(
+            f"Header 'Idempotency-Key': {message}",
+            errors=[{"loc": ["header", "Idempotency-Key"], "msg": message, "type": "value_error"}],
+        )
+
+
+class IdempotencyKeyReused(AppError):
+    """The key already answered a different request (another body, path or query)."""
+
+    status = HTTPStatus.UNPROCESSABLE_ENTITY
+    slug = "idempotency-key-reused"
+    title = "Idempotency-Key reused"
+
+
+class IdempotencyKeyInFlight(Conflict):
+    """Another request with the same key committed while this one ran; retry to get its answer."""
+
+    slug = "idempotency-key-in-flight"
+    title = "Idempotency-Key in use"

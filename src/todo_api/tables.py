@@ -142,3 +142,28 @@ todo_tags = sa.Table(
     sa.Column("name", sa.String(TAG_MAX_LENGTH), nullable=False),
     sa.Index(None, "owner_id", "tag_key", "todo_id"),
 )
+
+IDEMPOTENCY_KEY_MAX_LENGTH = 255
+
+# The first 2xx answer to a POST sent with an Idempotency-Key, replayed when the key comes again
+# (todo_api.idempotency owns the rules; docs/idempotency.md describes them to clients).
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column(
+        "owner_id",
+        sa.Integer,
+        sa.ForeignKey("users.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("key", sa.String(IDEMPOTENCY_KEY_MAX_LENGTH), primary_key=True),
+    # sha256 hex of method, path, query and canonical body: tells a retry from a different request.
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("status", sa.SmallInteger, nullable=False),
+    sa.Column("headers", sa.Text, nullable=False),  # JSON array of [name, value] pairs
+    sa.Column("body", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    # The sweep of expired keys walks this index oldest first.
+    sa.Index(None, "expires_at"),
+)

@@ -4,8 +4,10 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Request, Response
+from sqlalchemy.engine import Connection
 
 from todo_api.deps import caller_of, database_of, unchanged_for_client, version_condition
+from todo_api.idempotency import IDEMPOTENT_POST, idempotent_write
 from todo_api.repository import lists as repository
 from todo_api.representation import (
     base_url,
@@ -36,16 +38,21 @@ async def list_lists(request: Request) -> Response:
     return json_response([list_body(todo_list, root) for todo_list in found])
 
 
-@router.post("", status_code=201, response_model=ListRead, responses=INVALID)
+@router.post(
+    "", status_code=201, response_model=ListRead, responses=INVALID, openapi_extra=IDEMPOTENT_POST
+)
 async def create_list(request: Request, todo_list: ListCreate) -> Response:
-    """Create a list; its URL is in the `Location` header."""
+    """Create a list; its URL is in the `Location` header. Retry safely with `Idempotency-Key`."""
     caller = caller_of(request)
     values = todo_list.model_dump()
-    created = await database_of(request).write(
-        lambda connection: repository.create_list(connection, caller.user_id, values, _now())
-    )
-    body = list_body(created, base_url(request))
-    return versioned_response(body, created.version, status_code=201, location=True)
+    root = base_url(request)
+
+    def create(connection: Connection) -> Response:
+        created = repository.create_list(connection, caller.user_id, values, _now())
+        body = list_body(created, root)
+        return versioned_response(body, created.version, status_code=201, location=True)
+
+    return await idempotent_write(request, caller.user_id, create)
 
 
 @router.get("/{list_id}", response_model=ListRead, responses=NOT_FOUND)

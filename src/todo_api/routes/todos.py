@@ -4,8 +4,10 @@ import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response
+from sqlalchemy.engine import Connection
 
 from todo_api.deps import caller_of, database_of, unchanged_for_client, version_condition
+from todo_api.idempotency import IDEMPOTENT_POST, idempotent_write
 from todo_api.pagination import Position, decode_cursor, encode_cursor, query_fingerprint
 from todo_api.repository import todos as repository
 from todo_api.representation import (
@@ -83,16 +85,20 @@ async def list_todos(request: Request, query: Annotated[TodoPageQuery, Query()])
     status_code=201,
     response_model=TodoRead,
     responses={201: {"headers": {"Location": {"description": "URL of the new todo"}}}, **INVALID},
+    openapi_extra=IDEMPOTENT_POST,
 )
 async def create_todo(request: Request, todo: TodoCreate) -> Response:
-    """Create a todo; its URL is in the `Location` header."""
+    """Create a todo; its URL is in the `Location` header. Retry safely with `Idempotency-Key`."""
     caller = caller_of(request)
     fields = todo.model_dump()
-    created = await database_of(request).write(
-        lambda connection: repository.create_todo(connection, caller.user_id, fields, _now())
-    )
-    body = todo_body(created, base_url(request))
-    return versioned_response(body, created.version, status_code=201, location=True)
+    root = base_url(request)
+
+    def create(connection: Connection) -> Response:
+        created = repository.create_todo(connection, caller.user_id, fields, _now())
+        body = todo_body(created, root)
+        return versioned_response(body, created.version, status_code=201, location=True)
+
+    return await idempotent_write(request, caller.user_id, create)
 
 
 @router.get(

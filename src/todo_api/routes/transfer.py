@@ -8,10 +8,12 @@ import datetime as dt
 from http import HTTPStatus
 
 from fastapi import APIRouter, Request, Response
+from sqlalchemy.engine import Connection
 
 from todo_api import calendar, transfer
 from todo_api.deps import caller_of, database_of
 from todo_api.errors import AppError
+from todo_api.idempotency import IDEMPOTENT_POST, idempotent_write
 from todo_api.routes.todos import INVALID, Responses
 from todo_api.transfer import ExportDocument, ImportResult
 
@@ -95,8 +97,13 @@ async def export_calendar(request: Request) -> Response:
     )
 
 
-@router.post("/import", openapi_extra=IMPORT_BODY, responses=IMPORT_ERRORS)
-async def import_document(request: Request) -> ImportResult:
+@router.post(
+    "/import",
+    response_model=ImportResult,
+    openapi_extra={**IMPORT_BODY, **IDEMPOTENT_POST},
+    responses=IMPORT_ERRORS,
+)
+async def import_document(request: Request) -> Response:
     """Add an export (JSON) or a calendar's VTODOs to your data: all of it, or nothing.
 
     Appends; nothing existing is replaced. The document's default list merges into yours.
@@ -110,8 +117,11 @@ async def import_document(request: Request) -> ImportResult:
     is_calendar = media_type == CALENDAR_MEDIA_TYPE
     document = calendar.parse_calendar(body) if is_calendar else transfer.parse_document(body)
     caller = caller_of(request)
-    return await database_of(request).write(
-        lambda connection: transfer.import_document(
+
+    def run_import(connection: Connection) -> Response:
+        result = transfer.import_document(
             connection, caller.user_id, document, _now(), lists_by_name=is_calendar
         )
-    )
+        return Response(result.model_dump_json(), media_type=JSON_MEDIA_TYPE)
+
+    return await idempotent_write(request, caller.user_id, run_import)
