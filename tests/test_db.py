@@ -3,6 +3,7 @@
 import datetime as dt
 import multiprocessing
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -176,3 +177,41 @@ def test_upgrade_keeps_existing_todos_in_the_new_default_list(database_url: str)
         assert [t["id"] for t in client.get("/todos", params={"sort": "order"}).json()] == [
             todo["id"]
         ]
+
+
+@pytest.mark.anyio
+async def test_units_committed_together_still_fail_alone(database_url: str) -> None:
+    """Writes submitted in the same turn share a commit; one failing unit takes only itself."""
+    import asyncio
+
+    database = Database(database_url)
+    upgrade_to_head(database.engine)
+    now = dt.datetime.now(dt.UTC)
+    statements: list[str] = []
+    database._connect().connection.driver_connection.set_trace_callback(statements.append)  # type: ignore[union-attr]
+
+    def create(title: str) -> Any:
+        def unit(connection: sa.Connection) -> str:
+            todo = repository.todos.create_todo(connection, LOCAL_USER_ID, {"title": title}, now)
+            if title == "bad":
+                raise RuntimeError("refused")
+            return todo.title
+
+        return unit
+
+    results = await asyncio.gather(
+        *(database.write(create(title)) for title in ("a", "bad", "c")), return_exceptions=True
+    )
+    assert results[0] == "a" and results[2] == "c"
+    assert isinstance(results[1], RuntimeError)
+    assert statements.count("COMMIT") == 1, statements
+    titles = await database.read(
+        lambda connection: [
+            todo.title
+            for todo in repository.todos.list_todos(
+                connection, LOCAL_USER_ID, TodoFilters(), sort_name="created_at", limit=10
+            )
+        ]
+    )
+    database.close()
+    assert titles == ["a", "c"]

@@ -41,11 +41,12 @@ class GroupCommit:
         batch = [(work, future) for work, future in batch if not future.cancelled()]
         if not batch:
             return
-        connection = self._connect()
-        driver = connection.connection.driver_connection
-        assert driver is not None
         outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
+        connection: Connection | None = None
         try:
+            connection = self._connect()
+            driver = connection.connection.driver_connection
+            assert driver is not None
             # Taken here, not by SQLAlchemy's autobegin: a unit may run only driver statements.
             driver.execute("BEGIN IMMEDIATE")
             for work, future in batch:
@@ -53,9 +54,8 @@ class GroupCommit:
             connection.commit()  # ends SQLAlchemy's transaction if a statement began one
             driver.commit()
         except BaseException as error:  # the transaction itself failed: nothing was committed
-            connection.rollback()
-            if driver.in_transaction:
-                driver.rollback()
+            if connection is not None:
+                _abandon(connection)
             for _work, future in batch:
                 _settle(future, None, error)
             if not isinstance(error, Exception):
@@ -63,6 +63,14 @@ class GroupCommit:
             return
         for future, result, failure in outcomes:
             _settle(future, result, failure)
+
+
+def _abandon(connection: Connection) -> None:
+    """Roll back whatever the failed batch left open, on both SQLAlchemy's side and the driver's."""
+    connection.rollback()
+    driver = connection.connection.driver_connection
+    if driver is not None and driver.in_transaction:
+        driver.rollback()
 
 
 def _run_unit(
