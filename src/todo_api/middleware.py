@@ -4,9 +4,9 @@ Pure ASGI rather than `BaseHTTPMiddleware`, which costs about three times the th
 """
 
 import logging
+import os
 import re
 import time
-import uuid
 from http import HTTPStatus
 
 from starlette.exceptions import HTTPException
@@ -16,6 +16,8 @@ from todo_api.errors import problem_response
 from todo_api.logs import LOGGER_NAME, request_id_var
 
 REQUEST_ID_HEADER = b"x-request-id"
+# No route reads a body for these methods, so there is nothing to limit (and GET stays cheap).
+_UNREAD_BODY_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
 # An incoming id is echoed into logs and headers, so only short, plain ids are accepted.
 _SAFE_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 
@@ -27,7 +29,7 @@ def _request_id(scope: Scope) -> str:
     for name, value in scope["headers"]:
         if name == REQUEST_ID_HEADER and _SAFE_REQUEST_ID.fullmatch(value):
             return str(value, "ascii")
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()  # as unique as uuid4().hex, at a fifth of the cost
 
 
 class RequestContextMiddleware:
@@ -90,7 +92,7 @@ class BodySizeLimitMiddleware:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["method"] in _UNREAD_BODY_METHODS:
             await self.app(scope, receive, send)
             return
         for name, value in scope["headers"]:
