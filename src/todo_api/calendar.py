@@ -14,12 +14,12 @@ from icalendar import Todo as VTodo
 from sqlalchemy.engine import Connection
 
 from todo_api import __version__
+from todo_api.errors import InvalidDocument
 from todo_api.repository import lists as lists_repository
 from todo_api.transfer import (
     FORMAT_NAME,
     FORMAT_VERSION,
     ExportDocument,
-    InvalidDocument,
     Progress,
     invalid_document,
     read_todos,

@@ -211,3 +211,27 @@ class IdempotencyKeyInFlight(Conflict):
 
     slug = "idempotency-key-in-flight"
     title = "Idempotency-Key in use"
+
+
+class InvalidDocument(AppError):
+    """An import document that parsed but does not validate; `errors` locates each problem."""
+
+    status = HTTPStatus.UNPROCESSABLE_ENTITY
+    slug = "validation-error"
+    title = "Invalid import document"
+
+
+class MalformedDocument(AppError):
+    """An import body that is not JSON at all (as for every other JSON body: 400)."""
+
+    status = HTTPStatus.BAD_REQUEST
+    slug = "malformed-json"
+    title = "Malformed JSON"
+
+
+class UnsupportedMediaType(AppError):
+    """POST /import with a body that is neither a todo-api export nor a calendar."""
+
+    status = HTTPStatus.UNSUPPORTED_MEDIA_TYPE
+    slug = "unsupported-media-type"
+    title = "Unsupported media type"

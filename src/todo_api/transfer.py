@@ -9,7 +9,6 @@ of a user's data, inserts that keep given timestamps); everything is scoped to o
 
 import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
-from http import HTTPStatus
 from itertools import islice
 from typing import Annotated, Any, Literal, Self
 
@@ -18,7 +17,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, Field, StringConstraints, ValidationError, model_validator
 from sqlalchemy.engine import Connection
 
-from todo_api.errors import AppError
+from todo_api.errors import InvalidDocument, MalformedDocument
 from todo_api.repository import lists as lists_repository
 from todo_api.repository import todos as todos_repository
 from todo_api.repository.tags import tag_key
@@ -66,22 +65,6 @@ Ref = Annotated[
 ]
 # Timestamps follow the API's one rule for date-times: RFC 3339 with an offset (as DueAt).
 Timestamp = Annotated[DueAt, Field(description="RFC 3339 date-time with an offset.")]
-
-
-class InvalidDocument(AppError):
-    """An import document that parsed but does not validate; `errors` locates each problem."""
-
-    status = HTTPStatus.UNPROCESSABLE_ENTITY
-    slug = "validation-error"
-    title = "Invalid import document"
-
-
-class MalformedDocument(AppError):
-    """An import body that is not JSON at all (as for every other JSON body: 400)."""
-
-    status = HTTPStatus.BAD_REQUEST
-    slug = "malformed-json"
-    title = "Malformed JSON"
 
 
 class ExportedList(RequestBody):

@@ -5,14 +5,13 @@ The document format and its validation live in `todo_api.transfer`, the iCalenda
 """
 
 import datetime as dt
-from http import HTTPStatus
 
 from fastapi import APIRouter, Request, Response
 from sqlalchemy.engine import Connection
 
 from todo_api import calendar, transfer
 from todo_api.deps import caller_of, database_of
-from todo_api.errors import AppError
+from todo_api.errors import UnsupportedMediaType
 from todo_api.idempotency import IDEMPOTENT_POST, idempotent_write
 from todo_api.routes.todos import INVALID, Responses
 from todo_api.transfer import ExportDocument, ImportResult
@@ -41,12 +40,6 @@ IMPORT_ERRORS: Responses = {
     **INVALID,
 }
 ATTACHMENT = {"Content-Disposition": {"description": 'attachment; filename="todo-export-…"'}}
-
-
-class UnsupportedMediaType(AppError):
-    status = HTTPStatus.UNSUPPORTED_MEDIA_TYPE
-    slug = "unsupported-media-type"
-    title = "Unsupported media type"
 
 
 def _now() -> dt.datetime:
