@@ -200,3 +200,64 @@ def test_every_sort_pages_through_every_todo_once(
         assert len(seen) == len(set(seen)), "a todo appeared twice"
         assert existing <= set(seen), "a todo that existed before the walk was skipped"
         assert [i for i in seen if i in existing] == expected_order
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("due_before", "0001-01-01T00:00:00+01:00"),
+        ("due_before", "9999-12-31T23:59:59-05:00"),
+        ("due_after", "0001-01-01"),
+    ],
+)
+def test_moments_the_database_cannot_hold_are_422(
+    client: TestClient, name: str, value: str
+) -> None:
+    response = client.get("/todos", params={name: value})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["loc"][:2] == ["query", name]
+
+
+@pytest.mark.parametrize(
+    ("sort", "key"),
+    [("-priority", 2**63 + 5), ("order", "1e400"), ("due", "0001-01-01T00:00:00+01:00")],
+)
+def test_forged_cursor_keys_out_of_range_are_422(client: TestClient, sort: str, key: Any) -> None:
+    import base64
+
+    import orjson
+
+    from todo_api.pagination import CURSOR_VERSION, query_fingerprint
+    from todo_api.schemas import TodoPageQuery
+
+    query = TodoPageQuery(sort=sort)  # type: ignore[arg-type]
+    fingerprint = query_fingerprint(1, query.model_dump(mode="json", exclude={"limit", "cursor"}))
+    payload = orjson.dumps([CURSOR_VERSION, key, 5, fingerprint])
+    cursor = base64.urlsafe_b64encode(payload).rstrip(b"=").decode()
+    response = client.get("/todos", params={"sort": sort, "cursor": cursor})
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["loc"] == ["query", "cursor"]
+
+
+def test_a_cached_statement_never_answers_for_another() -> None:
+    """Statement ids are reused after garbage collection: the cache must notice."""
+    import sqlalchemy as sa
+
+    from todo_api import driver_query
+    from todo_api.db import create_engine
+    from todo_api.tables import todos
+
+    engine = create_engine("sqlite://")
+    with engine.connect() as connection:
+        connection.exec_driver_sql("CREATE TABLE todos (id INTEGER PRIMARY KEY, title TEXT)")
+        connection.exec_driver_sql("INSERT INTO todos (id, title) VALUES (1, 'a'), (2, 'b')")
+        first = sa.select(todos.c.title).where(todos.c.id == 1)
+        second = sa.select(todos.c.title).where(todos.c.id == 2)
+        assert driver_query.fetch(connection, first, {}) == [["a"]]
+        # What an id reused by a new statement looks like to the cache: a stale entry.
+        key = (id(second), connection.dialect.name, None)
+        driver_query._driver_queries[key] = driver_query._driver_queries[
+            (id(first), connection.dialect.name, None)
+        ]
+        assert driver_query.fetch(connection, second, {}) == [["b"]]
+    engine.dispose()

@@ -119,3 +119,10 @@ def test_setting_one_due_field_clears_the_other(client: TestClient) -> None:
     assert (back["due_date"], back["due_at"]) == ("2026-12-25", None)
     cleared = client.patch(f"/todos/{todo['id']}", json={"due_date": None}).json()
     assert (cleared["due_date"], cleared["due_at"]) == (None, None)
+
+
+@pytest.mark.parametrize("due_at", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:00:00-05:00"])
+def test_due_at_the_edge_of_time_is_422(client: TestClient, due_at: str) -> None:
+    response = client.post("/todos", json={"title": "t", "due_at": due_at})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["loc"] == ["body", "due_at"]

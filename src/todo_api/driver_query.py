@@ -61,20 +61,26 @@ class DriverQuery:
         return rows
 
 
-_driver_queries: dict[tuple[int, str, tuple[str, ...] | None], DriverQuery] = {}
+# Bounded, and each entry keeps its statement: a statement's id() is only unique while it lives,
+# and statements built per query shape (an lru_cache) may be dropped and their ids reused.
+MAX_CACHED_QUERIES = 2048
+_CacheKey = tuple[int, str, tuple[str, ...] | None]
+_driver_queries: dict[_CacheKey, tuple[Fetchable, DriverQuery]] = {}
 
 
 def fetch(
     connection: Connection, statement: Fetchable, parameters: dict[str, Any]
 ) -> list[list[Any]]:
-    """Run a module-level statement through its cached `DriverQuery` (see there for why).
+    """Run a statement through its cached `DriverQuery` (see there for why).
 
     An INSERT is compiled for the columns named in `parameters`, as `Connection.execute` would.
     """
     column_keys = tuple(parameters) if isinstance(statement, sa.Insert) else None
     key = (id(statement), connection.dialect.name, column_keys)
-    query = _driver_queries.get(key)
-    if query is None:
-        query = DriverQuery(statement, connection.dialect, column_keys)
-        _driver_queries[key] = query
-    return query.rows(connection, parameters)
+    entry = _driver_queries.get(key)
+    if entry is None or entry[0] is not statement:
+        entry = (statement, DriverQuery(statement, connection.dialect, column_keys))
+        if len(_driver_queries) >= MAX_CACHED_QUERIES:
+            del _driver_queries[next(iter(_driver_queries))]  # the oldest
+        _driver_queries[key] = entry
+    return entry[1].rows(connection, parameters)

@@ -4,6 +4,7 @@ import base64
 import binascii
 import datetime as dt
 import hashlib
+import math
 from dataclasses import dataclass
 
 import orjson
@@ -51,14 +52,19 @@ def decode_cursor(cursor: str, fingerprint: str, *, key_is_datetime: bool) -> Po
 
 
 def _parse_key(key: object, key_is_datetime: bool) -> SortKey:
+    """The cursor's sort key, only if the database could hold it (a forged one may not)."""
     if key_is_datetime and isinstance(key, str):
         try:
             moment = dt.datetime.fromisoformat(key)
-        except ValueError:
-            moment = None
-        if moment is not None and moment.tzinfo is not None:
-            return moment
-    elif not key_is_datetime and isinstance(key, int | float) and not isinstance(key, bool):
+            if moment.tzinfo is not None:
+                moment.astimezone(dt.UTC)  # overflows near year 1 or 9999
+                return moment
+        except (ValueError, OverflowError):
+            pass
+    elif isinstance(key, int) and not isinstance(key, bool) and not key_is_datetime:
+        if -(2**63) <= key < 2**63:
+            return key
+    elif isinstance(key, float) and not key_is_datetime and math.isfinite(key):
         return key
     raise InvalidParameter("cursor", "not a cursor this server issued")
 

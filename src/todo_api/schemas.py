@@ -73,12 +73,16 @@ DueDate = Annotated[
     BeforeValidator(_date_string),
     Field(strict=False, le=LAST_DUE_DAY, description="All-day due date, YYYY-MM-DD."),
 ]
+# Moments a datetime can hold in any offset, and convert to UTC without overflowing.
+FIRST_MOMENT = dt.datetime(1, 1, 2, tzinfo=dt.UTC)
+LAST_MOMENT = dt.datetime(9999, 12, 30, tzinfo=dt.UTC)
 DueAt = Annotated[
     dt.datetime,
     BeforeValidator(_rfc3339_string),
     Field(
         strict=False,
-        lt=dt.datetime(9999, 12, 30, tzinfo=dt.UTC),
+        gt=FIRST_MOMENT,
+        lt=LAST_MOMENT,
         description="Due moment, RFC 3339 with offset; returned as given.",
     ),
 ]
@@ -214,7 +218,11 @@ def _moment(value: Any) -> Any:
 Moment = Annotated[
     dt.datetime,
     BeforeValidator(_moment),
-    Field(description="RFC 3339 date-time with offset, or a date (meaning 00:00 UTC that day)."),
+    Field(
+        gt=FIRST_MOMENT,
+        lt=LAST_MOMENT,
+        description="RFC 3339 date-time with offset, or a date (meaning 00:00 UTC that day).",
+    ),
 ]
 SearchText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
