@@ -131,3 +131,23 @@ def test_unwritable_database_directory_is_a_clear_error(tmp_path: Path, command:
     assert result.returncode == 1
     assert "todo-api: " in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("trusted", "scheme"), [("", "http"), ("127.0.0.1", "https")])
+def test_forwarded_proto_is_honoured_only_from_trusted_proxies(
+    tmp_path: Path, trusted: str, scheme: str
+) -> None:
+    port = free_port()
+    env = {
+        "TODO_PORT": str(port),
+        "TODO_FORWARDED_ALLOW_IPS": trusted,
+        "TODO_DATABASE_URL": f"sqlite:///{tmp_path / 'todo.db'}",
+    }
+    with running_server(todo_api_command("serve"), env, port) as server:
+        response = httpx.post(
+            f"{server.base_url}/todos",
+            json={"title": "behind a proxy"},
+            headers={"X-Forwarded-Proto": "https", "Host": "todo.example"},
+        )
+        assert response.headers["location"].startswith(f"{scheme}://todo.example/todos/")

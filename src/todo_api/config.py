@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=MEBIBYTE, ge=1)
     auth: Literal["disabled"] = "disabled"
     graceful_timeout: int = Field(default=8, ge=0, le=300)
-    forwarded_allow_ips: str = "127.0.0.1"
+    forwarded_allow_ips: str = ""
     require_if_match: bool = False
     debug_routes: bool = False
 
