@@ -8,6 +8,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
@@ -97,3 +98,15 @@ def running_server(
 
 def todo_api_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "todo_api", *args]
+
+
+def todo_api_server(database_dir: Path, **settings: str) -> AbstractContextManager[ServerProcess]:
+    """`todo-api serve` on a free port, its SQLite file in `database_dir`; `settings` are more
+    TODO_* variables by their lower-case names (`workers="2"` sets TODO_WORKERS)."""
+    port = free_port()
+    env = {
+        "TODO_PORT": str(port),
+        "TODO_DATABASE_URL": f"sqlite:///{database_dir / 'todo.db'}",
+        **{f"TODO_{name.upper()}": value for name, value in settings.items()},
+    }
+    return running_server(todo_api_command("serve"), env, port)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from browser_support import chromium, static_site
-from support import ServerProcess, free_port, running_server, todo_api_command
+from support import ServerProcess, todo_api_server
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -60,14 +60,7 @@ def page_url() -> Iterator[str]:
 def serve_api(tmp_path: Path, cors_origins: str) -> AbstractContextManager[ServerProcess]:
     """A real server on an ephemeral port; `cors_origins` is set even when empty, so a
     TODO_CORS_ORIGINS in the caller's environment cannot change the test."""
-    port = free_port()
-    env = {
-        "TODO_PORT": str(port),
-        "TODO_DATABASE_URL": f"sqlite:///{tmp_path / 'todo.db'}",
-        "TODO_CORS_ORIGINS": cors_origins,
-        "TODO_LOG_FORMAT": "json",
-    }
-    return running_server(todo_api_command("serve"), env, port)
+    return todo_api_server(tmp_path, cors_origins=cors_origins, log_format="json")
 
 
 def run_flow(browser: "Browser", page_url: str, api_root: str) -> Steps:

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx2 as httpx
 import pytest
 
-from support import PROJECT_ROOT, free_port, running_server, todo_api_command
+from support import PROJECT_ROOT, free_port, running_server, todo_api_command, todo_api_server
 from todo_api import __version__
 from todo_api.cli import build_parser
 from todo_api.migrate import head_revision
@@ -92,13 +92,7 @@ def test_serve_answers_and_healthcheck_passes(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_python_dash_m_serve_with_several_workers(tmp_path: Path) -> None:
-    port = free_port()
-    env = {
-        "TODO_PORT": str(port),
-        "TODO_WORKERS": "2",
-        "TODO_DATABASE_URL": f"sqlite:///{tmp_path / 'todo.db'}",
-    }
-    with running_server(todo_api_command("serve"), env, port) as server:
+    with todo_api_server(tmp_path, workers="2") as server:
         url = f"{server.base_url}/todos"
         ids = {httpx.post(url, json={"title": f"t{n}"}).json()["id"] for n in range(20)}
         assert len(ids) == 20
@@ -138,13 +132,7 @@ def test_unwritable_database_directory_is_a_clear_error(tmp_path: Path, command:
 def test_forwarded_proto_is_honoured_only_from_trusted_proxies(
     tmp_path: Path, trusted: str, scheme: str
 ) -> None:
-    port = free_port()
-    env = {
-        "TODO_PORT": str(port),
-        "TODO_FORWARDED_ALLOW_IPS": trusted,
-        "TODO_DATABASE_URL": f"sqlite:///{tmp_path / 'todo.db'}",
-    }
-    with running_server(todo_api_command("serve"), env, port) as server:
+    with todo_api_server(tmp_path, forwarded_allow_ips=trusted) as server:
         response = httpx.post(
             f"{server.base_url}/todos",
             json={"title": "behind a proxy"},

@@ -8,7 +8,7 @@ import httpx2 as httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from support import free_port, running_server, todo_api_command
+from support import todo_api_server
 from todo_api.app import create_app
 from todo_api.config import Settings
 
@@ -92,14 +92,7 @@ def test_required_if_match_missing_is_428(strict_client: TestClient, method: str
 @pytest.mark.slow
 def test_two_writers_with_the_same_if_match_exactly_one_wins(tmp_path: Path) -> None:
     """Two worker processes, many rounds: each round exactly one conditional write succeeds."""
-    port = free_port()
-    env = {
-        "TODO_PORT": str(port),
-        "TODO_WORKERS": "2",
-        "TODO_ACCESS_LOG": "false",
-        "TODO_DATABASE_URL": f"sqlite:///{tmp_path / 'todo.db'}",
-    }
-    with running_server(todo_api_command("serve"), env, port) as server:
+    with todo_api_server(tmp_path, workers="2", access_log="false") as server:
         created = httpx.post(f"{server.base_url}/todos", json={"title": "race"})
         url = created.headers["location"]
         for round_number in range(15):

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from starlette.responses import Response
 
-from support import free_port, running_server, todo_api_command
+from support import todo_api_server
 from todo_api import idempotency
 from todo_api.db import create_engine
 from todo_api.migrate import upgrade_to_head
@@ -238,13 +238,7 @@ def test_a_key_taken_by_a_concurrent_transaction_is_409_and_writes_nothing(
 @pytest.mark.slow
 def test_concurrent_duplicates_create_once(tmp_path: Path) -> None:
     """Pairs of identical keyed POSTs sent at once to a real server with two worker processes."""
-    port = free_port()
-    env = {
-        "TODO_PORT": str(port),
-        "TODO_WORKERS": "2",
-        "TODO_DATABASE_URL": f"sqlite:///{tmp_path / 'todo.db'}",
-    }
-    with running_server(todo_api_command("serve"), env, port) as server:
+    with todo_api_server(tmp_path, workers="2") as server:
         url = f"{server.base_url}/todos"
         for n in range(CONCURRENT_KEYS):
             key = f"concurrent-{n}"
