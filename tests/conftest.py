@@ -28,5 +28,13 @@ def client(settings: Settings) -> Iterator[TestClient]:
 
 
 @pytest.fixture
+def other_client(tmp_path: Path) -> Iterator[TestClient]:
+    """A second, empty instance (to import into, say)."""
+    database_url = f"sqlite:///{tmp_path / 'other.db'}"
+    with TestClient(create_app(Settings(database_url=database_url))) as test_client:
+        yield test_client
+
+
+@pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"  # the server runs on asyncio (uvloop); no need to test trio

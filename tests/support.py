@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import httpx2 as httpx
 import pytest
@@ -110,3 +110,11 @@ def todo_api_server(database_dir: Path, **settings: str) -> AbstractContextManag
         **{f"TODO_{name.upper()}": value for name, value in settings.items()},
     }
     return running_server(todo_api_command("serve"), env, port)
+
+
+def post_created(client: Any, path: str, **body: Any) -> dict[str, Any]:
+    """POST `body` as JSON and return what was created (failing unless the answer is 201)."""
+    response = client.post(path, json=body)
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created

@@ -2,32 +2,16 @@
 
 import datetime as dt
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from icalendar import Calendar
 
-from todo_api.app import create_app
+from support import post_created as post
 from todo_api.calendar import ICALENDAR_PRIORITY, priority_of
-from todo_api.config import Settings
 
 CALENDAR = {"content-type": "text/calendar"}
-
-
-@pytest.fixture
-def other_client(tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(database_url=f"sqlite:///{tmp_path / 'o.db'}"))) as client:
-        yield client
-
-
-def post(client: TestClient, path: str, **body: Any) -> dict[str, Any]:
-    response = client.post(path, json=body)
-    assert response.status_code == 201, response.text
-    created: dict[str, Any] = response.json()
-    return created
 
 
 def sample(client: TestClient) -> dict[str, dict[str, Any]]:

@@ -2,7 +2,6 @@
 
 import datetime as dt
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from support import post_created as post
 from todo_api import transfer
 from todo_api.app import create_app
 from todo_api.config import Settings
@@ -24,20 +24,6 @@ IGNORED = {"id", "url", "list_id"}  # ids differ between instances; the list is 
 
 def fresh_client(path: Path, **options: Any) -> TestClient:
     return TestClient(create_app(Settings(database_url=f"sqlite:///{path}", **options)))
-
-
-@pytest.fixture
-def other_client(tmp_path: Path) -> Iterator[TestClient]:
-    """A second, empty instance to import into."""
-    with fresh_client(tmp_path / "other.db") as client:
-        yield client
-
-
-def post(client: TestClient, path: str, **body: Any) -> dict[str, Any]:
-    response = client.post(path, json=body)
-    assert response.status_code == 201, response.text
-    created: dict[str, Any] = response.json()
-    return created
 
 
 def rich_dataset(client: TestClient) -> None:

@@ -19,6 +19,15 @@ down_revision = "0001"
 branch_labels = None
 depends_on = None
 
+# The sort and filter indexes this revision adds to todos, each (key columns..., id).
+NEW_TODO_INDEXES = (
+    ["owner_id", "order_key", "id"],
+    ["owner_id", "due_key", "id"],
+    ["owner_id", "priority", "id"],
+    ["owner_id", "updated_at", "id"],
+    ["list_id", "created_at", "id"],
+)
+
 # SQLite full-text index over title and description, kept current by triggers. A later
 # migration that rebuilds `todos` (batch mode) must recreate these triggers.
 SQLITE_FTS = [
@@ -127,13 +136,7 @@ def upgrade() -> None:
             op.f("fk_todos_list_id_lists"), "lists", ["list_id"], ["id"], ondelete="CASCADE"
         )
         batch.create_check_constraint("priority_range", "priority BETWEEN 0 AND 3")
-        for columns in (
-            ["owner_id", "order_key", "id"],
-            ["owner_id", "due_key", "id"],
-            ["owner_id", "priority", "id"],
-            ["owner_id", "updated_at", "id"],
-            ["list_id", "created_at", "id"],
-        ):
+        for columns in NEW_TODO_INDEXES:
             batch.create_index(op.f(f"ix_todos_{'_'.join(columns)}"), columns)
 
     op.create_table(
@@ -165,13 +168,7 @@ def downgrade() -> None:
             op.execute(f"DROP TRIGGER IF EXISTS todos_fts_{trigger}")
     op.drop_table("todo_tags")
     with op.batch_alter_table("todos") as batch:
-        for columns in (
-            ["owner_id", "order_key", "id"],
-            ["owner_id", "due_key", "id"],
-            ["owner_id", "priority", "id"],
-            ["owner_id", "updated_at", "id"],
-            ["list_id", "created_at", "id"],
-        ):
+        for columns in NEW_TODO_INDEXES:
             batch.drop_index(op.f(f"ix_todos_{'_'.join(columns)}"))
         batch.drop_constraint(op.f("ck_todos_priority_range"), type_="check")
         batch.drop_constraint(op.f("fk_todos_list_id_lists"), type_="foreignkey")
