@@ -1,0 +1,185 @@
+"""The fast lane answers exactly as FastAPI does, and hands FastAPI whatever it cannot answer.
+
+Every request is sent twice: as the lane takes it, and with a query string the routes ignore,
+which sends it through FastAPI's routing instead (the lane takes no request with a query).
+"""
+
+import logging
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from support import post_created
+
+VIA_FASTAPI = "?via=fastapi"
+# Differ between two otherwise identical answers: when, which row, which request.
+_PER_TODO_FIELDS = ("id", "url", "created_at", "updated_at")
+_PER_REQUEST_HEADERS = ("x-request-id", "location")
+
+
+def _comparable_headers(response: Any) -> dict[str, str]:
+    return {
+        name: value for name, value in response.headers.items() if name not in _PER_REQUEST_HEADERS
+    }
+
+
+def _comparable_body(response: Any) -> Any:
+    body = response.json()
+    if response.status_code == 201:
+        return {name: value for name, value in body.items() if name not in _PER_TODO_FIELDS}
+    return body
+
+
+def _todo_count(client: TestClient) -> int:
+    return len(client.get("/todos?limit=200").json())
+
+
+def test_get_one_answers_byte_for_byte_as_fastapi(client: TestClient) -> None:
+    todo = post_created(
+        client,
+        "/todos",
+        title="File taxes",
+        description="before **April**",
+        tags=["Home", "money"],
+        due_at="2027-04-15T17:00:00+02:00",
+        priority=3,
+        order=2.5,
+    )
+    path = f"/todos/{todo['id']}"
+
+    fast = client.get(path)
+    full = client.get(path + VIA_FASTAPI)
+
+    assert fast.status_code == full.status_code == 200
+    assert fast.content == full.content
+    assert _comparable_headers(fast) == _comparable_headers(full)
+    assert fast.headers["etag"] and fast.headers["x-request-id"]
+
+
+def test_get_one_with_if_none_match_is_304(client: TestClient) -> None:
+    todo = post_created(client, "/todos", title="cached")
+    etag = client.get(f"/todos/{todo['id']}").headers["etag"]
+
+    answer = client.get(f"/todos/{todo['id']}", headers={"If-None-Match": etag})
+
+    assert answer.status_code == 304
+    assert answer.headers["etag"] == etag
+
+
+def test_unknown_id_is_the_same_404_problem(client: TestClient) -> None:
+    fast = client.get("/todos/424242")
+    full = client.get("/todos/424242" + VIA_FASTAPI)
+
+    assert fast.status_code == full.status_code == 404
+    assert fast.headers["content-type"] == "application/problem+json"
+    assert fast.json() == full.json()
+
+
+@pytest.mark.parametrize("todo_id", ["007", "0", "99999999999999999999", "abc"])
+def test_ids_the_lane_does_not_take_answer_as_fastapi(client: TestClient, todo_id: str) -> None:
+    fast = client.get(f"/todos/{todo_id}")
+    full = client.get(f"/todos/{todo_id}{VIA_FASTAPI}")
+
+    assert fast.status_code == full.status_code
+    assert fast.json() == full.json()
+
+
+def test_created_todo_answers_as_fastapi(client: TestClient) -> None:
+    body = {"title": "  buy milk  ", "tags": ["shop"], "due_date": "2027-01-02", "priority": 1}
+
+    fast = client.post("/todos", json=body)
+    full = client.post("/todos" + VIA_FASTAPI, json=body)
+
+    assert fast.status_code == full.status_code == 201
+    assert _comparable_body(fast) == _comparable_body(full)
+    assert _comparable_headers(fast).keys() == _comparable_headers(full).keys()
+    assert fast.headers["location"] == fast.json()["url"]
+    assert client.get(fast.headers["location"]).json() == fast.json()
+
+
+def test_an_error_inside_the_lane_is_fastapis_problem_and_writes_nothing(
+    client: TestClient,
+) -> None:
+    fast = client.post("/todos", json={"title": "nowhere", "list_id": 999})
+    full = client.post("/todos" + VIA_FASTAPI, json={"title": "nowhere", "list_id": 999})
+
+    assert fast.status_code == full.status_code
+    assert fast.status_code in (404, 422)
+    assert fast.json() == full.json()
+    assert _todo_count(client) == 0
+
+
+def test_a_chunked_body_goes_to_fastapi_and_is_created(client: TestClient) -> None:
+    answer = client.post(
+        "/todos",
+        content=iter([b'{"title": ', b'"streamed"}']),
+        headers={"Content-Type": "application/json"},
+    )
+
+    assert answer.status_code == 201
+    assert answer.json()["title"] == "streamed"
+
+
+def test_lane_requests_are_logged_with_their_route_template(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="todo_api.access"):
+        todo = post_created(client, "/todos", title="logged")
+        client.get(f"/todos/{todo['id']}")
+    lines = [r.__dict__ for r in caplog.records if r.name == "todo_api.access"]
+    assert [(line["method"], line["route"], line["status"]) for line in lines] == [
+        ("POST", "/todos", 201),
+        ("GET", "/todos/{todo_id}", 200),
+    ]
+
+
+_FIELD_VALUES = {
+    "title": st.one_of(st.text(max_size=30), st.integers(), st.none(), st.just(" " * 3)),
+    "description": st.one_of(st.text(max_size=20), st.none()),
+    "completed": st.one_of(st.booleans(), st.sampled_from(["yes", "true", 1])),
+    "order": st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.none()),
+    "priority": st.integers(min_value=-1, max_value=4),
+    "tags": st.lists(st.text(max_size=8), max_size=3),
+    "list_id": st.sampled_from([None, 1, 999]),
+    "due_date": st.sampled_from(["2027-01-02", "2027-02-30", "soon"]),
+    "unknown": st.integers(),
+}
+_BODIES = st.one_of(
+    st.dictionaries(st.sampled_from(sorted(_FIELD_VALUES)), st.integers()).flatmap(
+        lambda keys: st.fixed_dictionaries({key: _FIELD_VALUES[key] for key in keys})
+    ),
+    st.lists(st.integers(), max_size=2),
+    st.text(max_size=5),
+)
+
+
+@given(body=_BODIES)
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_any_body_is_answered_as_fastapi_answers_it(client: TestClient, body: Any) -> None:
+    before = _todo_count(client)
+
+    fast = client.post("/todos", json=body)
+    full = client.post("/todos" + VIA_FASTAPI, json=body)
+
+    assert fast.status_code == full.status_code
+    assert fast.status_code in (201, 404, 422), fast.text
+    assert _comparable_body(fast) == _comparable_body(full)
+    assert _todo_count(client) == before + (2 if fast.status_code == 201 else 0)
+
+
+@pytest.mark.parametrize(
+    "raw", [b"", b"{", b'{"title": NaN}', b'{"title": "\\ud800"}', b"\xff\xfe"]
+)
+def test_bodies_the_lane_cannot_parse_are_fastapis_errors(client: TestClient, raw: bytes) -> None:
+    headers = {"Content-Type": "application/json"}
+
+    fast = client.post("/todos", content=raw, headers=headers)
+    full = client.post("/todos" + VIA_FASTAPI, content=raw, headers=headers)
+
+    assert fast.status_code == full.status_code
+    assert fast.json() == full.json()
