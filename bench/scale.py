@@ -75,12 +75,9 @@ _BIND = {
 # Compiled by SQLAlchemy: positional parameters in table column order.
 _INSERT_TODO = str(sa.insert(todos).compile(dialect=_SQLITE, column_keys=_TODO_COLUMNS))
 _INSERT_TAG = "INSERT INTO todo_tags (todo_id, tag_key, owner_id, name) VALUES (?, ?, ?, ?)"
-_FTS_MIGRATION = importlib.import_module(
-    "todo_api.migrations.versions.0002_lists_tags_due_versions"
-)
-_FTS_INSERT_TRIGGER = next(
-    sql for sql in _FTS_MIGRATION.SQLITE_FTS if "TRIGGER todos_fts_insert" in sql
-)
+_FTS_INSERT_TRIGGER = importlib.import_module(
+    "todo_api.migrations.versions.0004_search_index_on_demand"
+).INSERT_TRIGGER
 
 
 class ScaleError(RuntimeError):

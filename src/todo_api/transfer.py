@@ -346,6 +346,8 @@ def import_document(
             connection.execute(sa.insert(todo_tags), tag_rows)
         if progress is not None:
             progress(len(batch))
+    # Indexed for search here in one statement, rather than by the next search.
+    todos_repository.index_pending_search(connection)
     return ImportResult(lists=created_lists, todos=len(document.todos))
 
 

@@ -286,6 +286,25 @@ def search_expression(text: str) -> str:
     return " ".join(f'"{word}"' for word in words[:-1]) + f' "{words[-1]}"*'
 
 
+_INDEX_PENDING = """INSERT INTO todos_fts(rowid, title, description)
+    SELECT id, title, coalesce(description, '') FROM todos
+    WHERE id IN (SELECT todo_id FROM todos_fts_pending)"""
+
+
+def index_pending_search(connection: Connection) -> None:
+    """Add the todos created since the last search to the full-text index (SQLite).
+
+    Inserts only queue a todo's id (migration 0004); run this in the write transaction before
+    a query that filters on `q`, so the search sees every todo committed before it.
+    """
+    if connection.dialect.name != "sqlite":
+        return
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    driver.execute(_INDEX_PENDING)
+    driver.execute("DELETE FROM todos_fts_pending")
+
+
 def _filter_clauses(shape: _Shape) -> list[sa.ColumnElement[bool]]:
     clauses: list[sa.ColumnElement[bool]] = [todos.c.owner_id == sa.bindparam("match_owner_id")]
     if shape.list_id:
@@ -381,6 +400,8 @@ def delete_todos(
     connection: Connection, owner_id: int, filters: TodoFilters, now: dt.datetime
 ) -> int:
     """Delete every matching todo (all of the owner's without filters); returns the count."""
+    if filters.q is not None:
+        index_pending_search(connection)
     parameters = _filter_parameters(filters, owner_id, now)
     result = connection.execute(
         sa.delete(todos).where(todos.c.id.in_(_matching_ids(filters))), parameters
@@ -396,6 +417,8 @@ def update_todos(
     now: dt.datetime,
 ) -> int:
     """Apply the same changes to every matching todo; returns how many matched."""
+    if filters.q is not None:
+        index_pending_search(connection)
     parameters = _filter_parameters(filters, owner_id, now)
     ids = connection.execute(_matching_ids(filters), parameters).scalars().all()
     for todo_id in ids:

@@ -59,7 +59,10 @@ async def list_todos(request: Request, query: Annotated[TodoPageQuery, Query()])
         if query.cursor
         else None
     )
-    todos = await database_of(request).read(
+    database = database_of(request)
+    if query.q is not None:
+        await database.write(repository.index_pending_search)
+    todos = await database.read(
         lambda connection: repository.list_todos(
             connection,
             caller.user_id,

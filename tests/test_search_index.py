@@ -1,0 +1,115 @@
+"""The full-text index catches up on demand (migration 0004) and never disagrees with the todos."""
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from support import post_created
+from todo_api.db import create_engine
+from todo_api.migrate import alembic_config
+
+WORDS = ("apple", "banana", "cherry")
+
+
+def _search(client: TestClient, word: str) -> set[int]:
+    response = client.get("/todos", params={"q": word, "limit": 200})
+    assert response.status_code == 200, response.text
+    return {todo["id"] for todo in response.json()}
+
+
+def _index_problems(database_url: str) -> str | None:
+    """FTS5's own check that the index holds exactly the todos' current text (once caught up)."""
+    path = database_url.removeprefix("sqlite:///")
+    connection = sqlite3.connect(path)
+    try:
+        connection.execute("INSERT INTO todos_fts(todos_fts, rank) VALUES ('integrity-check', 1)")
+    except sqlite3.DatabaseError as error:
+        return str(error)
+    finally:
+        connection.close()
+    return None
+
+
+_OPERATIONS = st.lists(
+    st.one_of(
+        st.tuples(st.just("create"), st.sampled_from(WORDS)),
+        st.tuples(st.just("retitle"), st.integers(0, 5), st.sampled_from(WORDS)),
+        st.tuples(st.just("delete"), st.integers(0, 5)),
+        st.tuples(st.just("search"), st.sampled_from(WORDS)),
+    ),
+    max_size=14,
+)
+
+
+@given(operations=_OPERATIONS)
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_search_finds_exactly_the_current_titles(
+    client: TestClient, database_url: str, operations: list[tuple[Any, ...]]
+) -> None:
+    assert client.delete("/todos").status_code == 200
+    titles: dict[int, str] = {}
+    for operation in operations:
+        kind, *args = operation
+        ids = sorted(titles)
+        if kind == "create":
+            titles[post_created(client, "/todos", title=f"buy {args[0]}")["id"]] = args[0]
+        elif kind == "retitle" and ids:
+            todo_id = ids[args[0] % len(ids)]
+            answer = client.patch(f"/todos/{todo_id}", json={"title": f"eat {args[1]}"})
+            assert answer.status_code == 200
+            titles[todo_id] = args[1]
+        elif kind == "delete" and ids:
+            todo_id = ids[args[0] % len(ids)]
+            assert client.delete(f"/todos/{todo_id}").status_code == 204
+            del titles[todo_id]
+        elif kind == "search":
+            word = args[0]
+            assert _search(client, word) == {i for i, title in titles.items() if title == word}
+    _search(client, WORDS[0])  # the index has caught up: it must hold exactly the titles
+    assert _index_problems(database_url) is None
+
+
+def test_bulk_changes_by_search_see_todos_not_yet_indexed(client: TestClient) -> None:
+    apple = post_created(client, "/todos", title="apple pie")
+    post_created(client, "/todos", title="banana bread")
+
+    patched = client.patch(
+        "/todos?q=apple", json={"completed": True}, headers={"Content-Type": "application/json"}
+    )
+    assert patched.json() == {"updated": 1}
+    assert client.delete("/todos?q=pie").json() == {"deleted": 1}
+    assert client.get(f"/todos/{apple['id']}").status_code == 404
+
+
+def test_imported_todos_are_searchable(client: TestClient, other_client: TestClient) -> None:
+    post_created(client, "/todos", title="cherry jam")
+    document = client.get("/export").json()
+
+    assert other_client.post("/import", json=document).status_code in (200, 201)
+
+    assert len(_search(other_client, "cherry")) == 1
+
+
+def test_downgrade_indexes_the_waiting_todos(database_url: str, client: TestClient) -> None:
+    todo = post_created(client, "/todos", title="apple tart")
+    engine = create_engine(database_url)
+
+    command.downgrade(alembic_config(engine), "0003")
+
+    path = Path(database_url.removeprefix("sqlite:///"))
+    with sqlite3.connect(path) as connection:
+        found = connection.execute(
+            "SELECT rowid FROM todos_fts WHERE todos_fts MATCH 'apple'"
+        ).fetchall()
+    assert found == [(todo["id"],)]
+    assert _index_problems(database_url) is None
+    command.upgrade(alembic_config(engine), "head")
+    engine.dispose()
+    assert _search(client, "tart") == {todo["id"]}
