@@ -1,14 +1,15 @@
-"""A pure-ASGI lane for the two hottest requests: `GET /todos/{id}` and `POST /todos`.
+"""A pure-ASGI lane for the hottest requests: `GET /todos/{id}`, `POST /todos`, `GET /todos`.
 
 FastAPI's routing, parameter solving and request objects cost more per request than reading
 a todo from SQLite (docs/performance.md). This lane does only that part itself — it matches
-the path and parses the body with the route's own Pydantic model — and then calls the route
-function FastAPI would call, so the answer is built by the same code.
+the path and parses the body or the query with the route's own Pydantic model — and then
+calls the route function FastAPI would call, so the answer is built by the same code.
 
-It answers only what the route answers successfully. Anything unusual (a query string, another
-media type, a body that does not validate) and every error (an unknown id, a list that does
-not exist) goes to FastAPI with the request intact, so errors are rendered in one place and the
-OpenAPI document stays the contract. tests/test_fast_lane.py checks both paths answer alike.
+It answers only what the route answers successfully. Anything unusual (a query string on a
+single todo, another media type, a body or query that does not validate) and every error (an
+unknown id, a list that does not exist, a tampered cursor) goes to FastAPI with the request
+intact, so errors are rendered in one place and the OpenAPI document stays the contract.
+tests/test_fast_lane.py checks both paths answer alike.
 """
 
 import re
@@ -18,40 +19,74 @@ from typing import Any
 import orjson
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from todo_api.errors import AppError
-from todo_api.schemas import TodoCreate
+from todo_api.schemas import TodoCreate, TodoPageQuery
 
 # Canonical ids only ("7", not "07" or "+7"), short enough to be an int64: others go to FastAPI.
 _TODO_PATH = re.compile(r"/todos/([1-9][0-9]{0,17})")
 # A POST body larger than this goes to FastAPI unread; a todo is far smaller.
 _MAX_LANE_BODY_BYTES = 64 * 1024
+# `GET /todos` parameters, read as FastAPI reads a query model: a list field takes every value
+# given, any other field the last one. An unknown parameter goes to FastAPI, which rejects it.
+_PAGE_PARAMETERS = frozenset(TodoPageQuery.model_fields)
+_REPEATABLE_PAGE_PARAMETERS = frozenset({"tag"})
 
 
 class FastLane:
-    """Answers plain `GET /todos/{id}` and `POST /todos` by calling their route functions."""
+    """Answers plain `GET /todos/{id}`, `POST /todos` and `GET /todos` by calling their routes."""
 
     def __init__(self, app: ASGIApp, *, routes: Sequence[BaseRoute]) -> None:
         self.app = app
         self.get_todo = _api_route(routes, "GET", "/todos/{todo_id}")
         self.create_todo = _api_route(routes, "POST", "/todos")
+        self.list_todos = _api_route(routes, "GET", "/todos")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not scope["query_string"] and not scope.get("root_path"):
-            method = scope["method"]
-            if method == "GET":
-                match = _TODO_PATH.fullmatch(scope["path"])
-                if match is not None:
-                    await self._get(scope, receive, send, int(match[1]))
-                    return
-            elif method == "POST" and scope["path"] == "/todos":
-                await self._post(scope, receive, send)
+        if scope["type"] == "http" and not scope.get("root_path"):
+            method, path = scope["method"], scope["path"]
+            if method == "GET" and path == "/todos":
+                await self._list(scope, receive, send)
                 return
+            if not scope["query_string"]:
+                if method == "GET":
+                    match = _TODO_PATH.fullmatch(path)
+                    if match is not None:
+                        await self._get(scope, receive, send, int(match[1]))
+                        return
+                elif method == "POST" and path == "/todos":
+                    await self._post(scope, receive, send)
+                    return
         await self.app(scope, receive, send)
+
+    async def _list(self, scope: Scope, receive: Receive, send: Send) -> None:
+        parameters = QueryParams(scope["query_string"])
+        if not _PAGE_PARAMETERS.issuperset(parameters):
+            await self.app(scope, receive, send)
+            return
+        try:
+            query = TodoPageQuery.model_validate(
+                {
+                    name: parameters.getlist(name)
+                    if name in _REPEATABLE_PAGE_PARAMETERS
+                    else parameters[name]
+                    for name in parameters  # each name once
+                }
+            )
+        except ValidationError:
+            await self.app(scope, receive, send)  # FastAPI words the 422
+            return
+        scope["route"] = self.list_todos
+        request = Request(scope, receive)
+        if not await _answered(
+            scope, receive, send, lambda: self.list_todos.endpoint(request, query)
+        ):
+            await self.app(scope, receive, send)
 
     async def _get(self, scope: Scope, receive: Receive, send: Send, todo_id: int) -> None:
         scope["route"] = self.get_todo
