@@ -1,5 +1,6 @@
 """The full-text index catches up on demand (migration 0004) and never disagrees with the todos."""
 
+import datetime as dt
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,9 @@ from hypothesis import strategies as st
 from support import post_created
 from todo_api.db import create_engine
 from todo_api.migrate import alembic_config
+from todo_api.repository import todos as repository
+from todo_api.schemas import TodoCreate
+from todo_api.tables import LOCAL_USER_ID
 
 WORDS = ("apple", "banana", "cherry")
 
@@ -20,6 +24,12 @@ def _search(client: TestClient, word: str) -> set[int]:
     response = client.get("/todos", params={"q": word, "limit": 200})
     assert response.status_code == 200, response.text
     return {todo["id"] for todo in response.json()}
+
+
+def _sqlite_count(database_url: str, sql: str) -> int:
+    with sqlite3.connect(database_url.removeprefix("sqlite:///")) as connection:
+        count: int = connection.execute(sql).fetchone()[0]
+    return count
 
 
 def _index_problems(database_url: str) -> str | None:
@@ -113,3 +123,22 @@ def test_downgrade_indexes_the_waiting_todos(database_url: str, client: TestClie
     command.upgrade(alembic_config(engine), "head")
     engine.dispose()
     assert _search(client, "tart") == {todo["id"]}
+
+
+def test_every_1024th_todo_indexes_the_queue_so_it_stays_short(
+    database_url: str, client: TestClient
+) -> None:
+    fields = TodoCreate(title="plum cake").model_dump()
+    engine = create_engine(database_url)
+    with engine.begin() as connection:
+        for _ in range(1100):
+            repository.create_todo(connection, LOCAL_USER_ID, fields, dt.datetime.now(dt.UTC))
+    engine.dispose()
+
+    # No search has run: todos 1-1024 were indexed by the 1024th insert, the rest wait.
+    assert _sqlite_count(database_url, "SELECT count(*) FROM todos_fts_pending") == 1100 - 1024
+    indexed = "SELECT count(*) FROM todos_fts WHERE todos_fts MATCH 'plum'"
+    assert _sqlite_count(database_url, indexed) == 1024
+    assert len(_search(client, "plum")) == 200  # one full page: all 1,100 are found
+    assert _sqlite_count(database_url, indexed) == 1100
+    assert _index_problems(database_url) is None

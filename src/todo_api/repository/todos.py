@@ -1,6 +1,7 @@
 """SQL for todos: point reads and writes, filtered keyset pages, bulk updates and deletes."""
 
 import datetime as dt
+import importlib
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -20,6 +21,10 @@ from todo_api.schemas import TodoFilters
 from todo_api.tables import NO_DUE, NO_ORDER, todo_tags, todos
 
 MAX_ID = 2**63 - 1  # the largest integer SQLite and PostgreSQL's bigint store
+# The migration that queues new todos for search owns the SQL that indexes the queue.
+_SEARCH_MIGRATION = importlib.import_module(
+    "todo_api.migrations.versions.0004_search_index_on_demand"
+)
 
 
 class Todo(NamedTuple):
@@ -286,13 +291,8 @@ def search_expression(text: str) -> str:
     return " ".join(f'"{word}"' for word in words[:-1]) + f' "{words[-1]}"*'
 
 
-_INDEX_PENDING = """INSERT INTO todos_fts(rowid, title, description)
-    SELECT id, title, coalesce(description, '') FROM todos
-    WHERE id IN (SELECT todo_id FROM todos_fts_pending)"""
-
-
 def index_pending_search(connection: Connection) -> None:
-    """Add the todos created since the last search to the full-text index (SQLite).
+    """Add the todos queued since the index last caught up to the full-text index (SQLite).
 
     Inserts only queue a todo's id (migration 0004); run this in the write transaction before
     a query that filters on `q`, so the search sees every todo committed before it.
@@ -301,7 +301,7 @@ def index_pending_search(connection: Connection) -> None:
         return
     driver = connection.connection.driver_connection
     assert driver is not None
-    driver.execute(_INDEX_PENDING)
+    driver.execute(_SEARCH_MIGRATION.INDEX_PENDING)
     driver.execute("DELETE FROM todos_fts_pending")
 
 
