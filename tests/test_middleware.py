@@ -1,4 +1,4 @@
-"""Request ids, the access log line, and the request body limit."""
+"""Request ids, the access log line, HEAD requests, and the request body limit."""
 
 import logging
 from collections.abc import Iterator
@@ -6,6 +6,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from support import post_created
 from todo_api.app import create_app
 from todo_api.config import Settings
 
@@ -90,3 +91,38 @@ def test_body_at_the_limit_is_accepted(small_limit_client: TestClient) -> None:
         "/todos", content=body, headers={"content-type": "application/json"}
     )
     assert response.status_code == 201
+
+
+@pytest.mark.parametrize("path", ["/todos/{id}", "/todos?limit=1", "/todos?limit=1&color=red"])
+def test_head_answers_the_get_headers_without_a_body(client: TestClient, path: str) -> None:
+    todo = post_created(client, "/todos", title="first")
+    post_created(client, "/todos", title="second")
+    path = path.format(id=todo["id"])
+    get = client.get(path)
+
+    head = client.head(path)
+
+    assert head.status_code == get.status_code
+    assert head.content == b""
+    for name in ("content-type", "content-length", "etag", "link"):
+        assert head.headers.get(name) == get.headers.get(name), name
+
+
+def test_head_errors_are_the_get_errors_without_a_body(client: TestClient) -> None:
+    missing = client.head("/todos/424242")
+    post_only = client.head("/import")
+
+    assert missing.status_code == 404
+    assert missing.content == b""
+    assert missing.headers["content-type"] == "application/problem+json"
+    assert post_only.status_code == 405
+    assert "POST" in post_only.headers["allow"]
+
+
+def test_head_is_logged_as_head_with_its_route_template(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="todo_api.access"):
+        client.head("/todos/424242")
+    [line] = [r for r in caplog.records if r.name == "todo_api.access"]
+    assert (line.__dict__["method"], line.__dict__["route"]) == ("HEAD", "/todos/{todo_id}")

@@ -13,7 +13,11 @@ from todo_api.config import Settings
 from todo_api.db import Database
 from todo_api.errors import install_error_handlers
 from todo_api.fast_lane import FastLane
-from todo_api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from todo_api.middleware import (
+    BodySizeLimitMiddleware,
+    HeadAsGetMiddleware,
+    RequestContextMiddleware,
+)
 from todo_api.migrate import upgrade_to_head
 from todo_api.routes import debug, health, lists, tags, todos, transfer
 
@@ -62,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Added innermost first: the request context wraps everything, so even a 413 has an id;
     # the fast lane sits inside the body limit, CORS and the request context like a route.
     app.add_middleware(FastLane, routes=app.routes)
+    app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(
