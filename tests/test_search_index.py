@@ -2,6 +2,7 @@
 
 import datetime as dt
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ def _search(client: TestClient, word: str) -> set[int]:
 
 
 def _sqlite_count(database_url: str, sql: str) -> int:
-    with sqlite3.connect(database_url.removeprefix("sqlite:///")) as connection:
+    with closing(sqlite3.connect(database_url.removeprefix("sqlite:///"))) as connection:
         count: int = connection.execute(sql).fetchone()[0]
     return count
 
