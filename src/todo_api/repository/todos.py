@@ -291,6 +291,15 @@ def search_expression(text: str) -> str:
     return " ".join(f'"{word}"' for word in words[:-1]) + f' "{words[-1]}"*'
 
 
+def search_index_is_behind(connection: Connection) -> bool:
+    """Whether todos wait to be indexed (SQLite): a plain read, so a search can skip the lock."""
+    if connection.dialect.name != "sqlite":
+        return False
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    return bool(driver.execute("SELECT EXISTS (SELECT 1 FROM todos_fts_pending)").fetchone()[0])
+
+
 def index_pending_search(connection: Connection) -> None:
     """Add the todos queued since the index last caught up to the full-text index (SQLite).
 

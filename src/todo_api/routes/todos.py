@@ -60,7 +60,8 @@ async def list_todos(request: Request, query: Annotated[TodoPageQuery, Query()])
         else None
     )
     database = database_of(request)
-    if query.q is not None:
+    # Only a search that finds todos waiting for the index takes the write lock.
+    if query.q is not None and await database.read(repository.search_index_is_behind):
         await database.write(repository.index_pending_search)
     todos = await database.read(
         lambda connection: repository.list_todos(
