@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from support import post_created
 from todo_api.app import create_app
 from todo_api.config import Settings
-from todo_api.fast_lane import FastLane
+from todo_api.performance.fast_lane import FastLane
 
 VIA_FASTAPI = "?via=fastapi"
 # Differ between two otherwise identical answers: when, which row, which request.

@@ -243,8 +243,8 @@ def test_a_cached_statement_never_answers_for_another() -> None:
     """Statement ids are reused after garbage collection: the cache must notice."""
     import sqlalchemy as sa
 
-    from todo_api import driver_query
     from todo_api.db import create_engine
+    from todo_api.performance import driver_statements
     from todo_api.tables import todos
 
     engine = create_engine("sqlite://")
@@ -253,11 +253,11 @@ def test_a_cached_statement_never_answers_for_another() -> None:
         connection.exec_driver_sql("INSERT INTO todos (id, title) VALUES (1, 'a'), (2, 'b')")
         first = sa.select(todos.c.title).where(todos.c.id == 1)
         second = sa.select(todos.c.title).where(todos.c.id == 2)
-        assert driver_query.fetch(connection, first, {}) == [["a"]]
+        assert driver_statements.fetch(connection, first, {}) == [["a"]]
         # What an id reused by a new statement looks like to the cache: a stale entry.
         key = (id(second), connection.dialect.name, None)
-        driver_query._driver_queries[key] = driver_query._driver_queries[
+        driver_statements._driver_queries[key] = driver_statements._driver_queries[
             (id(first), connection.dialect.name, None)
         ]
-        assert driver_query.fetch(connection, second, {}) == [["b"]]
+        assert driver_statements.fetch(connection, second, {}) == [["b"]]
     engine.dispose()

@@ -12,14 +12,14 @@ from todo_api import __version__
 from todo_api.config import Settings
 from todo_api.db import Database
 from todo_api.errors import install_error_handlers
-from todo_api.fast_lane import FastLane
 from todo_api.middleware import (
     BodySizeLimitMiddleware,
     HeadAsGetMiddleware,
     RequestContextMiddleware,
 )
 from todo_api.migrate import upgrade_to_head
-from todo_api.routes import debug, health, lists, tags, todos, transfer
+from todo_api.performance.fast_lane import FastLane
+from todo_api.routes import debug, health, import_export, lists, tags, todos
 
 EXPOSED_HEADERS = [
     "Content-Disposition",
@@ -52,7 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             gc.unfreeze()
             database.close()
 
-    routers = [health.router, todos.router, lists.router, tags.router, transfer.router]
+    routers = [health.router, todos.router, lists.router, tags.router, import_export.router]
     if settings.debug_routes:
         routers.append(debug.router)
     app = FastAPI(

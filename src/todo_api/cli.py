@@ -137,7 +137,7 @@ def _migrated_database(settings: Settings) -> "Database":
 
 
 def _export(settings: Settings, args: argparse.Namespace) -> int:
-    from todo_api import calendar, transfer
+    from todo_api import export_document, ical
     from todo_api.tables import LOCAL_USER_ID
 
     is_calendar = _transfer_format(args) == "ics"
@@ -148,7 +148,7 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
             if is_calendar:
                 body = asyncio.run(
                     database.read(
-                        lambda connection: calendar.build_calendar(
+                        lambda connection: ical.build_calendar(
                             connection, LOCAL_USER_ID, now, bar.update
                         )
                     )
@@ -156,12 +156,12 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
             else:
                 document = asyncio.run(
                     database.read(
-                        lambda connection: transfer.build_export(
+                        lambda connection: export_document.build_export(
                             connection, LOCAL_USER_ID, now, bar.update
                         )
                     )
                 )
-                body = transfer.dump_document(document)
+                body = export_document.dump_document(document)
     finally:
         database.close()
     if args.file == STANDARD_STREAM:
@@ -193,7 +193,7 @@ def _read_input(args: argparse.Namespace) -> bytes:
 
 
 def _import(settings: Settings, args: argparse.Namespace) -> int:
-    from todo_api import calendar, transfer
+    from todo_api import export_document, ical
     from todo_api.errors import AppError
     from todo_api.tables import LOCAL_USER_ID
 
@@ -205,7 +205,9 @@ def _import(settings: Settings, args: argparse.Namespace) -> int:
         return EXIT_USAGE
     # Validated whole before the database is even opened: an invalid file changes nothing.
     try:
-        document = calendar.parse_calendar(body) if is_calendar else transfer.parse_document(body)
+        document = (
+            ical.parse_calendar(body) if is_calendar else export_document.parse_document(body)
+        )
     except AppError as error:
         print(f"todo-api: {args.file}: {error.title}; nothing was imported", file=sys.stderr)
         for item in error.errors:
@@ -217,7 +219,7 @@ def _import(settings: Settings, args: argparse.Namespace) -> int:
         with _progress_bar(args, desc="importing", unit=" todos", total=len(document.todos)) as bar:
             result = asyncio.run(
                 database.write(
-                    lambda connection: transfer.import_document(
+                    lambda connection: export_document.import_document(
                         connection,
                         LOCAL_USER_ID,
                         document,

@@ -6,7 +6,7 @@ synchronous function of a `Connection` (a *unit of work*) handed to `Database.re
 event loop over the process's one connection — a thread hop would cost more than the query.
 Writes take SQLite's write lock up front (`BEGIN IMMEDIATE`) so concurrent writers, even from
 other processes, queue on `busy_timeout` instead of failing with "database is locked".
-Statements on hot paths bypass SQLAlchemy's execution layer: see driver_query.py.
+Statements on hot paths bypass SQLAlchemy's execution layer: see performance/driver_statements.py.
 """
 
 import os
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
-from todo_api.group_commit import GroupCommit
+from todo_api.performance.group_commit import GroupCommit
 
 T = TypeVar("T")
 UnitOfWork = Callable[[Connection], T]
@@ -108,8 +108,8 @@ class Database:
     async def write(self, work: UnitOfWork[T]) -> T:
         """Run a unit atomically: all of it commits, or none of it does.
 
-        Units arriving together share one transaction and one commit (see group_commit.py);
-        each still succeeds or fails on its own.
+        Units arriving together share one transaction and one commit (see
+        performance/group_commit.py); each still succeeds or fails on its own.
         """
         return await self._group_commit.submit(work)
 

@@ -6,9 +6,9 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from todo_api.driver_query import fetch
 from todo_api.errors import Conflict, InvalidField, ListNotFound, PreconditionFailed
 from todo_api.etags import VersionCondition
+from todo_api.performance.driver_statements import fetch
 from todo_api.tables import DEFAULT_LIST_NAME, NO_ORDER, lists
 
 MAX_ID = 2**63 - 1

@@ -5,7 +5,7 @@ from typing import NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from todo_api.driver_query import fetch
+from todo_api.performance.driver_statements import fetch
 from todo_api.tables import todo_tags
 
 

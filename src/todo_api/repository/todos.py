@@ -11,10 +11,10 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from todo_api.driver_query import fetch
 from todo_api.errors import InvalidParameter, PreconditionFailed, TodoNotFound
 from todo_api.etags import VersionCondition
 from todo_api.pagination import Position, SortKey
+from todo_api.performance.driver_statements import fetch
 from todo_api.repository import lists as lists_repository
 from todo_api.repository.tags import set_todo_tags, tag_key
 from todo_api.schemas import TodoFilters

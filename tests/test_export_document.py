@@ -12,12 +12,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from support import post_created as post
-from todo_api import transfer
+from todo_api import export_document
 from todo_api.app import create_app
 from todo_api.config import Settings
+from todo_api.export_document import ExportDocument
 from todo_api.schemas import ListRead, TodoRead
 from todo_api.tables import LOCAL_USER_ID, lists, todos, users
-from todo_api.transfer import ExportDocument
 
 IGNORED = {"id", "url", "list_id"}  # ids differ between instances; the list is compared by name
 
@@ -154,7 +154,7 @@ def test_export_document_shape_and_download_headers(client: TestClient) -> None:
     assert (body["format"], body["version"]) == ("todo-api", 1)
     assert [item["ref"] for item in body["lists"]] == ["l1", "l2", "l3"]
     assert {item["list"] for item in body["todos"]} <= {"l1", "l2", "l3"}
-    assert set(body["todos"][0]) == {"list", *transfer.EXPORTED_TODO_FIELDS}
+    assert set(body["todos"][0]) == {"list", *export_document.EXPORTED_TODO_FIELDS}
     assert "id" not in body["todos"][0]
 
 
@@ -247,7 +247,7 @@ def test_every_invalid_item_is_reported_at_once(client: TestClient) -> None:
 def test_the_problem_lists_at_most_a_hundred_errors(client: TestClient) -> None:
     body = document(*[{"title": ""} for _ in range(250)])
     response = client.post("/import", json=body)
-    assert len(assert_validation_problem(response)) == transfer.MAX_REPORTED_ERRORS
+    assert len(assert_validation_problem(response)) == export_document.MAX_REPORTED_ERRORS
     assert "247 more" in response.json()["detail"]
 
 
@@ -302,18 +302,20 @@ def test_a_failure_while_writing_leaves_nothing_behind(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The inserts run in batches; one failing in the second batch rolls back the first."""
-    real_row = transfer._todo_row
+    real_row = export_document._todo_row
     count = 0
 
     def failing_row(*args: Any) -> dict[str, Any]:
         nonlocal count
         count += 1
-        if count > transfer.INSERT_BATCH_SIZE + 5:
+        if count > export_document.INSERT_BATCH_SIZE + 5:
             raise RuntimeError("disk full")
         return real_row(*args)
 
-    monkeypatch.setattr(transfer, "_todo_row", failing_row)
-    items = [{"title": f"t{n}", "tags": ["x"]} for n in range(transfer.INSERT_BATCH_SIZE + 10)]
+    monkeypatch.setattr(export_document, "_todo_row", failing_row)
+    items = [
+        {"title": f"t{n}", "tags": ["x"]} for n in range(export_document.INSERT_BATCH_SIZE + 10)
+    ]
     body = document(*items, lists=[{"ref": "a", "name": "A", "is_default": True}])
     assert client.post("/import", json=body).status_code == 500
     assert client.get("/todos").json() == []

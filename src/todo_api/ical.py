@@ -2,7 +2,7 @@
 
 Not lossless, unlike the JSON export: a calendar has no list order, todo order or list
 timestamps, and DUE moments are written in UTC. A calendar import becomes an export document
-(see `todo_api.transfer`) and is imported like one, except that lists are found by name.
+(see `todo_api.export_document`) and is imported like one, except that lists are found by name.
 """
 
 import datetime as dt
@@ -15,8 +15,7 @@ from sqlalchemy.engine import Connection
 
 from todo_api import __version__
 from todo_api.errors import InvalidDocument
-from todo_api.repository import lists as lists_repository
-from todo_api.transfer import (
+from todo_api.export_document import (
     FORMAT_NAME,
     FORMAT_VERSION,
     ExportDocument,
@@ -25,6 +24,7 @@ from todo_api.transfer import (
     read_todos,
     validate_document,
 )
+from todo_api.repository import lists as lists_repository
 
 LIST_PROPERTY = "X-TODO-API-LIST"
 PRODUCT_ID = f"-//todo-api//todo-api {__version__}//EN"

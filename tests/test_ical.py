@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from icalendar import Calendar
 
 from support import post_created as post
-from todo_api.calendar import ICALENDAR_PRIORITY, priority_of
+from todo_api.ical import ICALENDAR_PRIORITY, priority_of
 
 CALENDAR = {"content-type": "text/calendar"}
 

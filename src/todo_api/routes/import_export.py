@@ -1,7 +1,7 @@
 """Export and import: `GET /export` (JSON), `GET /export.ics` (iCalendar), `POST /import` (both).
 
-The document format and its validation live in `todo_api.transfer`, the iCalendar mapping in
-`todo_api.calendar`; the routes read the body, pick the format by media type, and run one unit.
+The document format and its validation live in `todo_api.export_document`, the iCalendar mapping in
+`todo_api.ical`; the routes read the body, pick the format by media type, and run one unit.
 """
 
 import datetime as dt
@@ -9,12 +9,12 @@ import datetime as dt
 from fastapi import APIRouter, Request, Response
 from sqlalchemy.engine import Connection
 
-from todo_api import calendar, transfer
+from todo_api import export_document, ical
 from todo_api.deps import caller_of, database_of
 from todo_api.errors import UnsupportedMediaType
+from todo_api.export_document import ExportDocument, ImportResult
 from todo_api.idempotency import IDEMPOTENT_POST, idempotent_write
 from todo_api.routes.todos import INVALID, Responses
-from todo_api.transfer import ExportDocument, ImportResult
 
 router = APIRouter(tags=["import and export"])
 
@@ -56,12 +56,12 @@ async def export_json(request: Request) -> Response:
     caller = caller_of(request)
     now = _now()
     document = await database_of(request).read(
-        lambda connection: transfer.build_export(connection, caller.user_id, now)
+        lambda connection: export_document.build_export(connection, caller.user_id, now)
     )
     return Response(
-        transfer.dump_document(document),
+        export_document.dump_document(document),
         media_type=JSON_MEDIA_TYPE,
-        headers=_attachment(transfer.export_filename(now, "json")),
+        headers=_attachment(export_document.export_filename(now, "json")),
     )
 
 
@@ -81,12 +81,12 @@ async def export_calendar(request: Request) -> Response:
     caller = caller_of(request)
     now = _now()
     body = await database_of(request).read(
-        lambda connection: calendar.build_calendar(connection, caller.user_id, now)
+        lambda connection: ical.build_calendar(connection, caller.user_id, now)
     )
     return Response(
         body,
         media_type=f"{CALENDAR_MEDIA_TYPE}; charset=utf-8",
-        headers=_attachment(transfer.export_filename(now, "ics")),
+        headers=_attachment(export_document.export_filename(now, "ics")),
     )
 
 
@@ -108,11 +108,11 @@ async def import_document(request: Request) -> Response:
         )
     body = await request.body()  # the body size limit middleware still applies
     is_calendar = media_type == CALENDAR_MEDIA_TYPE
-    document = calendar.parse_calendar(body) if is_calendar else transfer.parse_document(body)
+    document = ical.parse_calendar(body) if is_calendar else export_document.parse_document(body)
     caller = caller_of(request)
 
     def run_import(connection: Connection) -> Response:
-        result = transfer.import_document(
+        result = export_document.import_document(
             connection, caller.user_id, document, _now(), lists_by_name=is_calendar
         )
         return Response(result.model_dump_json(), media_type=JSON_MEDIA_TYPE)
