@@ -1,6 +1,14 @@
-"""A setting, command or endpoint that is not documented does not exist: the README names each."""
+"""A setting, command or endpoint that is not documented does not exist: the README names each.
+
+The README's example todo is what the server answers today.
+"""
+
+import json
+import re
+from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from support import PROJECT_ROOT
 from todo_api.app import create_app
@@ -8,6 +16,10 @@ from todo_api.cli import build_parser
 from todo_api.config import ENV_PREFIX, Settings
 
 README = (PROJECT_ROOT / "README.md").read_text()
+# "A todo, as `POST /todos` with `{request}` returns it:" and then the answer in a json block.
+EXAMPLE_TODO = re.compile(
+    r"A todo, as `POST /todos` with\s+`(\{.*?\})` returns it:\s+```json\n(.*?)```", re.S
+)
 
 
 @pytest.mark.parametrize("name", sorted(Settings.model_fields))
@@ -26,3 +38,16 @@ def test_every_endpoint_is_in_the_readme() -> None:
         readme_path = path.replace("{todo_id}", "{id}").replace("{list_id}", "{id}")
         for method in operations:
             assert f"{method.upper()} {readme_path}" in README, f"{method.upper()} {path}"
+
+
+def test_the_readme_example_todo_is_what_the_server_answers(client: TestClient) -> None:
+    match = EXAMPLE_TODO.search(README)
+    assert match is not None, "the README's example todo is missing"
+    request, example = json.loads(match[1]), json.loads(match[2])
+    response = client.post("/todos", json=request, headers={"host": "localhost:8000"})
+    assert response.status_code == 201
+    answer: dict[str, Any] = response.json()
+    for server_time in ("created_at", "updated_at"):  # when it ran, not what it looks like
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", example.pop(server_time))
+        answer.pop(server_time)
+    assert answer == example
