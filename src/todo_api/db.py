@@ -5,7 +5,8 @@ synchronous function of a `Connection` (a *unit of work*) handed to `Database.re
 `Database.write`. On SQLite a local file answers in microseconds, so the unit runs inline on the
 event loop over the process's one connection — a thread hop would cost more than the query.
 Writes take SQLite's write lock up front (`BEGIN IMMEDIATE`) so concurrent writers, even from
-other processes, queue on `busy_timeout` instead of failing with "database is locked".
+other processes, queue on `busy_timeout` instead of failing with "database is locked". That wait
+is on the event loop too: while it lasts, the process answers nothing else (docs/performance.md).
 Statements on hot paths bypass SQLAlchemy's execution layer: see performance/driver_statements.py.
 """
 
@@ -67,8 +68,9 @@ def create_engine(database_url: str) -> Engine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        # NORMAL in WAL mode: a commit survives a crash of this process (kill -9, OOM);
-        # see docs/operations.md for the power-loss trade-off and TODO_ names to change it.
+        # NORMAL in WAL mode: a commit survives a crash of this process (kill -9, OOM), but an
+        # OS crash or power loss may lose the last commits; FULL would fsync each one (~1-5 ms).
+        # No setting changes it: docs/performance.md#durability.
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")

@@ -3,8 +3,8 @@
 This module owns the versioned JSON format, building it from the database, validating a
 document as a whole (every problem reported at once, with its location), and importing it.
 Importing appends: lists are created (the document's default list merges into the importer's),
-todos are added with their timestamps as exported. The SQL here is transfer-specific (bulk reads
-of a user's data, inserts that keep given timestamps); everything is scoped to one owner.
+todos are added with their timestamps as exported. The SQL here serves only export and import
+(bulk reads of a user's data, inserts that keep given timestamps), each scoped to one owner.
 """
 
 import datetime as dt

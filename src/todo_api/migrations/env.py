@@ -1,4 +1,8 @@
-"""Alembic environment: runs migrations on the engine handed over by todo_api.migrate."""
+"""Alembic environment: runs every pending migration in one transaction under the write lock.
+
+The engine is the one todo_api.migrate hands over; without one (Alembic's own command line with
+a `sqlalchemy.url`), an engine is made from that URL.
+"""
 
 from alembic import context
 from sqlalchemy import Engine
@@ -12,8 +16,9 @@ engine: Engine = config.attributes.get("engine") or create_engine(
     config.get_main_option("sqlalchemy.url") or ""
 )
 
-# Each migration runs under the write lock, so processes starting together migrate one at a time
-# and the later ones find the work already done.
+# The whole upgrade is one transaction begun with BEGIN IMMEDIATE, so processes starting together
+# migrate one at a time and the later ones find the work already done. A waiting process waits at
+# most busy_timeout (db.BUSY_TIMEOUT_MS) before it fails.
 with engine.connect() as connection:
     connection.execution_options(**WRITE_LOCK_OPTION)
     context.configure(
@@ -21,8 +26,8 @@ with engine.connect() as connection:
         target_metadata=metadata,
         include_name=is_modelled,
         render_as_batch=True,  # SQLite alters tables by copying them
-        transactional_ddl=True,  # SQLite and PostgreSQL roll back DDL: all or nothing
-        transaction_per_migration=False,
+        transactional_ddl=True,  # SQLite rolls back DDL too: a failed upgrade changes nothing
+        transaction_per_migration=False,  # one transaction, so the lock is taken once
     )
     with context.begin_transaction():
         context.run_migrations()
