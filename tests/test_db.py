@@ -185,10 +185,15 @@ async def test_units_committed_together_still_fail_alone(database_url: str) -> N
     import asyncio
 
     database = Database(database_url)
-    upgrade_to_head(database.engine)
-    now = dt.datetime.now(dt.UTC)
     statements: list[str] = []
-    database._connect().connection.driver_connection.set_trace_callback(statements.append)  # type: ignore[union-attr]
+
+    @sa.event.listens_for(database.engine, "connect")
+    def trace(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.set_trace_callback(statements.append)
+
+    upgrade_to_head(database.engine)
+    statements.clear()
+    now = dt.datetime.now(dt.UTC)
 
     def create(title: str) -> Any:
         def unit(connection: sa.Connection) -> str:

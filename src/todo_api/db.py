@@ -1,16 +1,17 @@
 """The database seam: engine, SQLite connection pragmas, and the units of work routes run.
 
 One concurrency model: route handlers are `async def`; the data work of a request is one
-synchronous function of a `Connection` (a *unit of work*) handed to `Database.read` or
-`Database.write`. On SQLite a local file answers in microseconds, so the unit runs inline on the
-event loop over the process's one connection — a thread hop would cost more than the query.
-Writes take SQLite's write lock up front (`BEGIN IMMEDIATE`) so concurrent writers, even from
-other processes, queue on `busy_timeout` instead of failing with "database is locked". That wait
-is on the event loop too: while it lasts, the process answers nothing else (docs/performance.md).
+synchronous function of a `Connection` (a *unit of work*) handed to `Database.read`,
+`Database.read_off_loop` or `Database.write`, and nothing that can wait runs on the event loop
+(see `Database`). Writes take SQLite's write lock up front (`BEGIN IMMEDIATE`) on the writer
+thread, so concurrent writers, even from other processes, queue on `busy_timeout`; one that waits
+longer than that gets a 503 problem with Retry-After, never "database is locked" as a 500.
 Statements on hot paths bypass SQLAlchemy's execution layer: see performance/driver_statements.py.
 """
 
+import asyncio
 import os
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,12 +20,16 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
+from todo_api.errors import DatabaseBusy
 from todo_api.performance.group_commit import GroupCommit
 
 T = TypeVar("T")
 UnitOfWork = Callable[[Connection], T]
 
+# How long the writer thread waits for another process's write lock before answering 503.
 BUSY_TIMEOUT_MS = 10_000
+# A read in WAL mode waits for no lock but in rare recovery moments; it runs on the event loop.
+READ_BUSY_TIMEOUT_MS = 50
 _BEGIN_OPTION = "todo_begin"  # execution option naming the BEGIN statement of the next transaction
 
 
@@ -86,37 +91,78 @@ def create_engine(database_url: str) -> Engine:
 
 
 class Database:
-    """The process's access to the database: runs units of work in transactions."""
+    """The process's access to the database: runs units of work in transactions.
+
+    Nothing here waits inside the event loop. Reads run inline on the loop's own connection:
+    in WAL mode a reader never waits for a writer, and a point read costs less than a thread
+    hop. Writes run on the writer thread (performance/group_commit.py), where waiting for
+    another process's write lock stalls only the writes queued behind it. Long reads (exports)
+    run on a thread of their own with `read_off_loop`.
+    """
 
     def __init__(self, database_url: str) -> None:
         self.url = database_url
         self.engine = create_engine(database_url)
         self._connection: Connection | None = None
-        self._group_commit = GroupCommit(self._connect)
+        self._group_commit = GroupCommit(self.engine.connect)
 
     def _connect(self) -> Connection:
         if self._connection is None or self._connection.closed:
             self._connection = self.engine.connect()
+            # Should a read ever meet a lock (WAL recovery), it must not hold the loop long.
+            self._connection.exec_driver_sql(f"PRAGMA busy_timeout={READ_BUSY_TIMEOUT_MS}")
+            self._connection.rollback()
         return self._connection
 
     async def read(self, work: UnitOfWork[T]) -> T:
-        """Run a read-only unit; each statement sees committed data (SQLite autocommit)."""
+        """Run a short read-only unit; each statement sees committed data (SQLite autocommit)."""
         connection = self._connect()
         try:
             return work(connection)
+        except sa.exc.OperationalError as error:
+            raise busy_or(error) from error
         finally:
             connection.rollback()  # ends SQLAlchemy's bookkeeping; no BEGIN was sent
+
+    async def read_off_loop(self, work: UnitOfWork[T]) -> T:
+        """Run a long read-only unit (an export) on a worker thread, in one snapshot."""
+        return await asyncio.to_thread(self._read_in_snapshot, work)
+
+    def _read_in_snapshot(self, work: UnitOfWork[T]) -> T:
+        with self.engine.connect() as connection:
+            # One read transaction: every page of an export sees the same committed state.
+            connection.exec_driver_sql("BEGIN")
+            try:
+                return work(connection)
+            except sa.exc.OperationalError as error:
+                raise busy_or(error) from error
+            finally:
+                connection.rollback()  # the driver is in the BEGIN above: this ends it
 
     async def write(self, work: UnitOfWork[T]) -> T:
         """Run a unit atomically: all of it commits, or none of it does.
 
-        Units arriving together share one transaction and one commit (see
+        Units waiting together share one transaction and one commit on the writer thread (see
         performance/group_commit.py); each still succeeds or fails on its own.
         """
-        return await self._group_commit.submit(work)
+        try:
+            return await self._group_commit.submit(work)
+        except sa.exc.OperationalError as error:
+            raise busy_or(error) from error
+        except sqlite3.OperationalError as error:  # from a driver statement
+            raise busy_or(error) from error
 
     def close(self) -> None:
+        self._group_commit.close()
         if self._connection is not None:
             self._connection.close()
             self._connection = None
         self.engine.dispose()
+
+
+def busy_or(error: Exception) -> Exception:
+    """DatabaseBusy (503, retry) when SQLite gave up waiting for a lock; else the error itself."""
+    message = str(getattr(error, "orig", None) or error)
+    if "database is locked" in message or "database is busy" in message:
+        return DatabaseBusy()
+    return error

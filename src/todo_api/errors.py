@@ -32,6 +32,11 @@ class AppError(Exception):
         self.detail = detail
         self.errors = list(errors)
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """Response headers the error's status calls for (Retry-After on a 503, say)."""
+        return {}
+
 
 class NotFound(AppError):
     status = HTTPStatus.NOT_FOUND
@@ -69,6 +74,24 @@ class PreconditionRequired(AppError):
     status = HTTPStatus.PRECONDITION_REQUIRED
     slug = "precondition-required"
     title = "Precondition required"
+
+
+class DatabaseBusy(AppError):
+    """Another process held the database's write lock for longer than a writer waits."""
+
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+    slug = "database-busy"
+    title = "Database busy"
+    RETRY_AFTER_SECONDS = 1
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The database is busy with another writer; nothing was changed. Retry shortly."
+        )
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.RETRY_AFTER_SECONDS)}
 
 
 class InvalidField(AppError):
@@ -126,7 +149,12 @@ def problem_response(
 def _app_error(_request: Request, error: Exception) -> Response:
     assert isinstance(error, AppError)
     return problem_response(
-        error.status, slug=error.slug, title=error.title, detail=error.detail, errors=error.errors
+        error.status,
+        slug=error.slug,
+        title=error.title,
+        detail=error.detail,
+        errors=error.errors,
+        headers=error.headers,
     )
 
 

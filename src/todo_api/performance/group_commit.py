@@ -1,17 +1,25 @@
-"""Group commit: the write units that arrive together share one transaction and one commit.
+"""Group commit on a writer thread: the write units waiting together share one transaction.
 
-A commit is most of what a small write costs on SQLite: the changed table, index and full-text
-pages are appended to the WAL once per commit (~100 µs for one todo). Under load, requests
-arrive in bursts; running every unit that is waiting in one transaction writes each shared page
-once and lets one commit acknowledge them all.
+Why a thread: taking SQLite's write lock can wait (another worker, replica or `todo-api import`
+holds it), and a long unit (a bulk change, an import) runs for seconds. Either would freeze
+every request of the process if it ran on the event loop. The writer thread owns the process's
+write connection; the loop only queues units and is woken once per batch with the outcomes.
+
+Why a group: a commit is most of what a small write costs on SQLite (the touched table, index
+and full-text pages are appended to the WAL once per commit). While the thread commits one
+batch, the next requests queue; it then runs all of them in one transaction, so under load one
+commit acknowledges many writes, and a lone write still costs one commit.
 
 Each unit still stands alone: it runs inside its own SAVEPOINT, so a unit that raises is rolled
 back by itself and its caller gets the exception, while the others commit. No caller hears
-"done" before the commit that holds its changes has returned. When nothing else is waiting,
-the batch is one unit and the cost is one event-loop turn.
+"done" before the commit that holds its changes has returned.
 """
 
 import asyncio
+import contextlib
+import contextvars
+import queue
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -19,58 +27,128 @@ from sqlalchemy.engine import Connection
 
 T = TypeVar("T")
 _SAVEPOINT = "unit"
+_STOP = None  # queued by close(): the thread finishes what was queued before, then ends
+
+
+class _Unit:
+    """A queued unit of work, the future its caller awaits, and the caller's context."""
+
+    __slots__ = ("context", "future", "loop", "work")
+
+    def __init__(
+        self, work: Callable[[Connection], Any], future: asyncio.Future[Any], loop: Any
+    ) -> None:
+        self.work = work
+        self.future = future
+        self.loop: asyncio.AbstractEventLoop = loop
+        # Log lines (request id) and traces written inside the unit belong to its request.
+        self.context = contextvars.copy_context()
 
 
 class GroupCommit:
-    """Collects write units submitted in the same event-loop turn and commits them together."""
+    """Runs write units on one writer thread, each batch of waiting units in one transaction."""
 
     def __init__(self, connect: Callable[[], Connection]) -> None:
+        """`connect` opens the writer's connection (called on the writer thread)."""
         self._connect = connect
-        self._waiting: list[tuple[Callable[[Connection], Any], asyncio.Future[Any]]] = []
+        self._submitted: list[_Unit] = []  # this loop turn's units, not yet queued
+        self._queue: queue.SimpleQueue[list[_Unit] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
 
     async def submit(self, work: Callable[[Connection], T]) -> T:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        if not self._waiting:
-            loop.call_soon(self._run_waiting)  # after the requests already ready this turn
-        self._waiting.append((work, future))
+        if not self._submitted:
+            loop.call_soon(self._hand_over)  # after the requests already ready this turn
+        self._submitted.append(_Unit(work, future, loop))
         return await future
 
-    def _run_waiting(self) -> None:
-        batch, self._waiting = self._waiting, []
-        batch = [(work, future) for work, future in batch if not future.cancelled()]
-        if not batch:
-            return
-        outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
+    def _hand_over(self) -> None:
+        """Queue the units submitted during this loop turn for the writer, as one batch."""
+        units, self._submitted = self._submitted, []
+        if self._thread is None:
+            self._start()
+        self._queue.put(units)
+
+    def close(self) -> None:
+        """Finish the queued units, close the writer's connection, end the thread."""
+        with self._start_lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._queue.put(_STOP)
+            thread.join()
+
+    def _start(self) -> None:
+        with self._start_lock:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._serve, name="todo-api-writer", daemon=True
+                )
+                self._thread.start()
+
+    def _serve(self) -> None:
         connection: Connection | None = None
         try:
-            connection = self._connect()
+            while True:
+                batch, stopping = self._next_batch()
+                if batch:
+                    if connection is None or connection.closed:
+                        connection = self._connect()
+                    self._commit(connection, batch)
+                if stopping:
+                    return
+        finally:
+            if connection is not None:
+                connection.close()
+
+    def _next_batch(self) -> tuple[list[_Unit], bool]:
+        """Wait for units, then take every unit queued behind them (up to a stop)."""
+        first = self._queue.get()
+        if first is _STOP:
+            return [], True
+        batch = list(first)
+        while True:
+            try:
+                units = self._queue.get_nowait()
+            except queue.Empty:
+                return batch, False
+            if units is _STOP:
+                return batch, True
+            batch.extend(units)
+
+    def _commit(self, connection: Connection, batch: list[_Unit]) -> None:
+        # A unit whose caller went away before it ran is dropped (once running, it completes).
+        batch = [unit for unit in batch if not unit.future.cancelled()]
+        if not batch:
+            return
+        outcomes: list[tuple[_Unit, Any, BaseException | None]] = []
+        try:
             driver = connection.connection.driver_connection
             assert driver is not None
             # Taken here, not by SQLAlchemy's autobegin: a unit may run only driver statements.
+            # This is where the thread waits (busy_timeout) while another process writes.
             driver.execute("BEGIN IMMEDIATE")
-            for work, future in batch:
-                outcomes.append((future, *_run_unit(driver, connection, work)))
+            for unit in batch:
+                outcomes.append((unit, *unit.context.run(_run_unit, driver, connection, unit.work)))
             connection.commit()  # ends SQLAlchemy's transaction if a statement began one
             driver.commit()
-        except BaseException as error:  # the transaction itself failed: nothing was committed
-            if connection is not None:
-                _abandon(connection)
-            for _work, future in batch:
-                _settle(future, None, error)
-            if not isinstance(error, Exception):
-                raise  # KeyboardInterrupt and friends still stop the process
+        except Exception as error:  # the transaction itself failed: nothing was committed
+            _abandon(connection)
+            _settle_all([(unit, None, error) for unit in batch])
             return
-        for future, result, failure in outcomes:
-            _settle(future, result, failure)
+        _settle_all(outcomes)
 
 
 def _abandon(connection: Connection) -> None:
     """Roll back whatever the failed batch left open, on both SQLAlchemy's side and the driver's."""
-    connection.rollback()
-    driver = connection.connection.driver_connection
-    if driver is not None and driver.in_transaction:
-        driver.rollback()
+    try:
+        connection.rollback()
+        driver = connection.connection.driver_connection
+        if driver is not None and driver.in_transaction:
+            driver.rollback()
+    except Exception:  # the connection is broken; the next batch reconnects
+        connection.invalidate()
 
 
 def _run_unit(
@@ -89,10 +167,22 @@ def _run_unit(
     return result, None
 
 
-def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
-    if future.cancelled():  # the client went away; its unit committed (or not) all the same
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(result)
+def _settle_all(outcomes: list[tuple[_Unit, Any, BaseException | None]]) -> None:
+    """Hand each outcome to its caller's loop: one wake-up per loop, not one per unit."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any, Any]]] = {}
+    for unit, result, error in outcomes:
+        by_loop.setdefault(unit.loop, []).append((unit.future, result, error))
+    for loop, settled in by_loop.items():
+        # A loop that has closed has nobody waiting for these any more.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(_settle, settled)
+
+
+def _settle(settled: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
+    for future, result, error in settled:
+        if future.cancelled():  # the client went away; its unit committed (or not) all the same
+            continue
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)

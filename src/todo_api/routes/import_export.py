@@ -55,11 +55,13 @@ async def export_json(request: Request) -> Response:
     """All your lists and todos as one versioned JSON document (a download), for `POST /import`."""
     caller = caller_of(request)
     now = _now()
-    document = await database_of(request).read(
-        lambda connection: export_document.build_export(connection, caller.user_id, now)
+    body = await database_of(request).read_off_loop(
+        lambda connection: export_document.dump_document(
+            export_document.build_export(connection, caller.user_id, now)
+        )
     )
     return Response(
-        export_document.dump_document(document),
+        body,
         media_type=JSON_MEDIA_TYPE,
         headers=_attachment(export_document.export_filename(now, "json")),
     )
@@ -80,7 +82,7 @@ async def export_calendar(request: Request) -> Response:
     """Your todos as iCalendar VTODOs (a download), for calendar and task apps."""
     caller = caller_of(request)
     now = _now()
-    body = await database_of(request).read(
+    body = await database_of(request).read_off_loop(
         lambda connection: ical.build_calendar(connection, caller.user_id, now)
     )
     return Response(
