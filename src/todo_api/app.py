@@ -11,7 +11,6 @@ from fastapi.middleware.cors import CORSMiddleware
 from todo_api import __version__
 from todo_api.config import Settings
 from todo_api.db import Database
-from todo_api.errors import install_error_handlers
 from todo_api.middleware import (
     BodySizeLimitMiddleware,
     HeadAsGetMiddleware,
@@ -19,6 +18,7 @@ from todo_api.middleware import (
 )
 from todo_api.migrate import upgrade_to_head
 from todo_api.performance.fast_lane import FastLane
+from todo_api.problems import install_error_handlers
 from todo_api.routes import debug, health, import_export, lists, tags, todos
 
 EXPOSED_HEADERS = [

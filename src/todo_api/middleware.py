@@ -12,8 +12,8 @@ from http import HTTPStatus
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from todo_api.errors import problem_response
 from todo_api.logs import LOGGER_NAME, request_id_var
+from todo_api.problems import problem_response
 
 REQUEST_ID_HEADER = b"x-request-id"
 # No route reads a body for these methods, so there is nothing to limit (and GET stays cheap).

@@ -4,8 +4,8 @@ from fastapi import APIRouter, Request, Response
 
 from todo_api import __version__
 from todo_api.deps import database_of
-from todo_api.errors import problem_response
 from todo_api.migrate import is_at_head
+from todo_api.problems import problem_response
 from todo_api.schemas import Health, ServiceInfo
 
 router = APIRouter(tags=["service"])

@@ -1,0 +1,113 @@
+"""RFC 9457 problem+json: the one place errors become HTTP answers.
+
+The handlers turn an `AppError` (todo_api.errors), request-validation errors and Starlette's
+HTTP errors (404 route, 405 method) into the same problem shape. Anything else is caught by
+the request middleware and answered as a generic 500 without details.
+"""
+
+from collections.abc import Mapping, Sequence
+from http import HTTPStatus
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+from starlette.routing import Match
+
+from todo_api.errors import AppError
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+PROBLEM_TYPE_PREFIX = "urn:todo-api:problem:"
+
+
+def problem_response(
+    status: int,
+    *,
+    slug: str | None = None,
+    title: str | None = None,
+    detail: str | None = None,
+    errors: Sequence[dict[str, Any]] = (),
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """The one place a problem+json body is built."""
+    phrase = HTTPStatus(status).phrase
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_PREFIX + slug if slug else "about:blank",
+        "title": title or phrase,
+        "status": status,
+        "detail": detail or phrase,
+    }
+    if errors:
+        body["errors"] = list(errors)
+    return Response(
+        orjson.dumps(body), status_code=status, media_type=PROBLEM_CONTENT_TYPE, headers=headers
+    )
+
+
+def _app_error(_request: Request, error: Exception) -> Response:
+    assert isinstance(error, AppError)
+    return problem_response(
+        error.status,
+        slug=error.slug,
+        title=error.title,
+        detail=error.detail,
+        errors=error.errors,
+        headers=error.headers,
+    )
+
+
+def _http_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, HTTPException)
+    detail = error.detail if isinstance(error.detail, str) else None
+    headers = dict(error.headers or {})
+    if error.status_code == HTTPStatus.METHOD_NOT_ALLOWED:
+        headers["Allow"] = _allowed_methods(request)
+    return problem_response(error.status_code, detail=detail, headers=headers)
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route takes at this path (Starlette names only the first route's)."""
+    probe = {**request.scope, "method": ""}  # matches no route fully: path-only matches remain
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(probe)
+        if match != Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return ", ".join(sorted(methods))
+
+
+def _validation_error(_request: Request, error: Exception) -> Response:
+    assert isinstance(error, RequestValidationError)
+    errors = [_public_error(item) for item in error.errors()]
+    if any(item["type"] == "json_invalid" for item in errors):
+        return problem_response(
+            HTTPStatus.BAD_REQUEST,
+            slug="malformed-json",
+            title="Malformed JSON",
+            detail="The request body is not valid JSON.",
+            errors=errors,
+        )
+    return problem_response(
+        HTTPStatus.UNPROCESSABLE_ENTITY,
+        slug="validation-error",
+        title="Invalid request",
+        detail="; ".join(f"{_dotted(item['loc'])}: {item['msg']}" for item in errors),
+        errors=errors,
+    )
+
+
+def _public_error(item: Any) -> dict[str, Any]:
+    """Keep what a client needs; drop `input` and `ctx`, which may echo large or odd values."""
+    return {"loc": list(item["loc"]), "msg": item["msg"], "type": item["type"]}
+
+
+def _dotted(loc: Sequence[Any]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
