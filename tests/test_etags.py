@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from support import todo_api_server
 from todo_api.app import create_app
 from todo_api.config import Settings
+from todo_api.etags import if_none_match_names, parse_if_match
 
 
 @pytest.fixture
@@ -119,3 +120,22 @@ def test_two_writers_with_the_same_if_match_exactly_one_wins(tmp_path: Path) -> 
                 thread.join(timeout=30)
             assert sorted(statuses) == [200, 412], f"round {round_number}: {statuses}"
         assert httpx.get(url).headers["etag"] == '"16"'
+
+
+@pytest.mark.parametrize(
+    ("header", "names_version_7"),
+    [('"7"', True), ('W/"7"', True), ('"3", "7"', True), ("*", True), ('"8"', False), ("7", False)],
+)
+def test_if_none_match_names_a_version_weakly(header: str, names_version_7: bool) -> None:
+    assert if_none_match_names(header, 7) is names_version_7
+
+
+@pytest.mark.parametrize(
+    ("header", "allowed"),
+    [('"7"', {7}), ('"7", "9"', {7, 9}), ('W/"7"', set()), ('"x"', set()), ('"7", *', "any")],
+)
+def test_if_match_allows_only_strong_versions_or_any(header: str, allowed: set[int] | str) -> None:
+    condition = parse_if_match(header)
+
+    assert condition.any_version is (allowed == "any")
+    assert condition.versions == (frozenset() if allowed == "any" else allowed)

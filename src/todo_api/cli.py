@@ -2,7 +2,6 @@
 
 import argparse
 import asyncio
-import datetime as dt
 import signal
 import sys
 import urllib.error
@@ -16,6 +15,7 @@ from pydantic import ValidationError
 
 from todo_api import __version__
 from todo_api.config import Settings
+from todo_api.domain import clock
 
 if TYPE_CHECKING:
     from todo_api.db import Database
@@ -141,7 +141,7 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
     from todo_api.tables import LOCAL_USER_ID
 
     is_calendar = _transfer_format(args) == "ics"
-    now = dt.datetime.now(dt.UTC)
+    now = clock.now()
     database = _migrated_database(settings)
     try:
         with _progress_bar(args, desc="exporting", unit=" todos") as bar:
@@ -223,7 +223,7 @@ def _import(settings: Settings, args: argparse.Namespace) -> int:
                         connection,
                         LOCAL_USER_ID,
                         document,
-                        dt.datetime.now(dt.UTC),
+                        clock.now(),
                         lists_by_name=is_calendar,
                         progress=bar.update,
                     )

@@ -12,8 +12,9 @@ from starlette.requests import Request
 
 from todo_api.config import Settings
 from todo_api.db import Database
+from todo_api.domain.versions import VersionCondition
 from todo_api.errors import PreconditionRequired
-from todo_api.etags import VersionCondition, none_match, parse_if_match
+from todo_api.etags import if_none_match_names, parse_if_match
 from todo_api.tables import LOCAL_USER_ID
 
 
@@ -57,4 +58,4 @@ def version_condition(request: Request) -> VersionCondition | None:
 def unchanged_for_client(request: Request, version: int) -> bool:
     """True when If-None-Match already names this version: answer 304."""
     header = request.headers.get("if-none-match")
-    return header is not None and not none_match(header, version)
+    return header is not None and if_none_match_names(header, version)

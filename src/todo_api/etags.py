@@ -1,23 +1,15 @@
-"""Strong ETags from row versions, and the If-Match / If-None-Match headers that use them."""
+"""Strong ETags from row versions, and the If-Match / If-None-Match headers that carry them.
 
-from dataclasses import dataclass
+This module is HTTP syntax only; what a version condition means is `todo_api.domain.versions`.
+"""
+
+from todo_api.domain.versions import VersionCondition
 
 ANY = "*"
 
 
 def etag(version: int) -> str:
     return f'"{version}"'
-
-
-@dataclass(frozen=True, slots=True)
-class VersionCondition:
-    """What If-Match allows: any existing version (`*`), or only the versions listed."""
-
-    any_version: bool
-    versions: frozenset[int]
-
-    def allows(self, version: int) -> bool:
-        return self.any_version or version in self.versions
 
 
 def _entity_tags(header: str) -> list[str]:
@@ -39,12 +31,11 @@ def parse_if_match(header: str) -> VersionCondition:
     return VersionCondition(any_version=False, versions=frozenset(versions))
 
 
-def none_match(header: str, version: int) -> bool:
-    """True when If-None-Match does *not* name this version (so the full answer is due).
+def if_none_match_names(header: str, version: int) -> bool:
+    """Whether an If-None-Match header names this version (or `*`): the client has it already.
 
-    GET compares weakly (RFC 9110 §13.1.2), so `W/"7"` matches version 7 too.
+    GET compares weakly (RFC 9110 §13.1.2), so `W/"7"` names version 7 too.
     """
-    for tag in _entity_tags(header):
-        if tag == ANY or _version(tag.removeprefix("W/")) == version:
-            return False
-    return True
+    return any(
+        tag == ANY or _version(tag.removeprefix("W/")) == version for tag in _entity_tags(header)
+    )

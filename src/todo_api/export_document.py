@@ -17,10 +17,11 @@ import sqlalchemy as sa
 from pydantic import BaseModel, Field, StringConstraints, ValidationError, model_validator
 from sqlalchemy.engine import Connection
 
+from todo_api.domain.due import require_one_due
 from todo_api.errors import InvalidDocument, MalformedDocument
 from todo_api.repository import lists as lists_repository
 from todo_api.repository import todos as todos_repository
-from todo_api.repository.tags import tag_key
+from todo_api.repository.tags import add_todo_tags
 from todo_api.repository.todos import Todo
 from todo_api.representation import JSON_OPTIONS, todo_body
 from todo_api.schemas import (
@@ -34,7 +35,7 @@ from todo_api.schemas import (
     Tags,
     Title,
 )
-from todo_api.tables import lists, todo_tags, todos
+from todo_api.tables import lists, todos
 
 FORMAT_NAME = "todo-api"
 FORMAT_VERSION = 1
@@ -98,8 +99,7 @@ class ExportedTodo(RequestBody):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        if self.due_date is not None and self.due_at is not None:
-            raise ValueError("give due_date (all day) or due_at (a moment), not both")
+        require_one_due(self.due_date, self.due_at)
         if self.completed_at is not None and not self.completed:
             raise ValueError("completed_at is only allowed when completed is true")
         return self
@@ -337,13 +337,11 @@ def import_document(
     for batch in _batches(document.todos, INSERT_BATCH_SIZE):
         rows = [_todo_row(todo, owner_id, list_ids, default_id, now) for todo in batch]
         ids = connection.execute(_INSERT_TODOS, rows).scalars().all()
-        tag_rows = [
-            {"todo_id": todo_id, "tag_key": tag_key(name), "owner_id": owner_id, "name": name}
-            for todo_id, todo in zip(ids, batch, strict=True)
-            for name in todo.tags
-        ]
-        if tag_rows:
-            connection.execute(sa.insert(todo_tags), tag_rows)
+        add_todo_tags(
+            connection,
+            owner_id,
+            [(todo_id, todo.tags) for todo_id, todo in zip(ids, batch, strict=True)],
+        )
         if progress is not None:
             progress(len(batch))
     # Indexed for search here in one statement, rather than by the next search.

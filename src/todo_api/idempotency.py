@@ -30,6 +30,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from todo_api.deps import database_of
+from todo_api.domain import clock
 from todo_api.errors import IdempotencyKeyInFlight, IdempotencyKeyReused, InvalidIdempotencyKey
 from todo_api.tables import IDEMPOTENCY_KEY_MAX_LENGTH, idempotency_keys
 
@@ -257,7 +258,7 @@ async def idempotent_write(request: Request, owner_id: int, work: ResponseWork) 
     scope = request.scope
     body = await request.body()  # already read (and cached) by FastAPI to parse the model
     fingerprint = request_fingerprint(scope["method"], scope["path"], scope["query_string"], body)
-    now = dt.datetime.now(dt.UTC)
+    now = clock.now()
     return await database_of(request).write(
         lambda connection: run_once(connection, owner_id, key, fingerprint, work, now)
     )

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import orjson
 
+from todo_api.domain.ids import is_storable_id, is_storable_integer
 from todo_api.errors import InvalidParameter
 
 CURSOR_VERSION = 2
@@ -62,7 +63,7 @@ def _parse_key(key: object, key_is_datetime: bool) -> SortKey:
         except (ValueError, OverflowError):
             pass
     elif isinstance(key, int) and not isinstance(key, bool) and not key_is_datetime:
-        if -(2**63) <= key < 2**63:
+        if is_storable_integer(key):
             return key
     elif isinstance(key, float) and not key_is_datetime and math.isfinite(key):
         return key
@@ -70,6 +71,6 @@ def _parse_key(key: object, key_is_datetime: bool) -> SortKey:
 
 
 def _parse_id(item_id: object) -> int:
-    if isinstance(item_id, int) and not isinstance(item_id, bool) and 0 < item_id < 2**63:
+    if isinstance(item_id, int) and not isinstance(item_id, bool) and is_storable_id(item_id):
         return item_id
     raise InvalidParameter("cursor", "not a cursor this server issued")

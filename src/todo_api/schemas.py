@@ -14,6 +14,9 @@ from pydantic import (
     model_validator,
 )
 
+from todo_api.domain.due import NO_DUE, require_one_due
+from todo_api.domain.ids import MAX_ID
+from todo_api.domain.tags import unique_tags
 from todo_api.tables import (
     DESCRIPTION_MAX_LENGTH,
     LIST_NAME_MAX_LENGTH,
@@ -44,14 +47,6 @@ def _rfc3339_string(value: Any) -> Any:
     return value
 
 
-def _unique_tags(tags: list[str]) -> list[str]:
-    """Tags are unique without regard to case; the first spelling is kept."""
-    seen: dict[str, str] = {}
-    for tag in tags:
-        seen.setdefault(tag.casefold(), tag)
-    return list(seen.values())
-
-
 Title = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX_LENGTH)
 ]
@@ -64,10 +59,10 @@ ListName = Annotated[
 Tag = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TAG_MAX_LENGTH)
 ]
-Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS), AfterValidator(_unique_tags)]
+Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS), AfterValidator(unique_tags)]
 Priority = Annotated[int, Field(ge=0, le=MAX_PRIORITY, description="0 = none … 3 = high")]
-# The last day is kept free: 9999-12-31 is the "no due date" sort key (tables.NO_DUE).
-LAST_DUE_DAY = dt.date(9999, 12, 30)
+# The last day is kept free: its end is the "no due date" sort key.
+LAST_DUE_DAY = NO_DUE.date() - dt.timedelta(days=1)
 DueDate = Annotated[
     dt.date,
     BeforeValidator(_date_string),
@@ -86,7 +81,7 @@ DueAt = Annotated[
         description="Due moment, RFC 3339 with offset; returned as given.",
     ),
 ]
-ResourceId = Annotated[int, Field(ge=1, le=2**63 - 1)]
+ResourceId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 class RequestBody(BaseModel):
@@ -99,8 +94,7 @@ class _OneDueField(RequestBody):
     @model_validator(mode="after")
     def _due_date_or_due_at(self) -> Self:
         values = self.__dict__
-        if values.get("due_date") is not None and values.get("due_at") is not None:
-            raise ValueError("give due_date (all day) or due_at (a moment), not both")
+        require_one_due(values.get("due_date"), values.get("due_at"))
         return self
 
 

@@ -77,9 +77,9 @@ users = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
 )
 
-# Sort keys that are never NULL, so keyset pagination compares plain tuples on an index.
+# Sort keys that are never NULL, so keyset pagination compares plain tuples on an index
+# (a todo without a due date has domain.due.NO_DUE).
 NO_ORDER = 1e300  # `order` is null: sorts after every number
-NO_DUE = dt.datetime(9999, 12, 31, tzinfo=dt.UTC)  # no due date: sorts after every date
 LIST_NAME_MAX_LENGTH = 200
 TAG_MAX_LENGTH = 50
 DEFAULT_LIST_NAME = "Inbox"
@@ -132,7 +132,7 @@ todos = sa.Table(
     sa.Column("tags", sa.Text, nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("order_key", sa.Float, nullable=False),
-    # The due moment in UTC (the end of the day for an all-day due_date), NO_DUE when none.
+    # The due moment in UTC (the end of the day for an all-day due_date): domain.due.due_key.
     sa.Column("due_key", UTCDateTime, nullable=False),
     sa.CheckConstraint("priority BETWEEN 0 AND 3", name="priority_range"),
     # Keyset pagination walks (owner, sort key, id): a page costs O(limit) for every sort.

@@ -6,12 +6,11 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from todo_api.errors import Conflict, InvalidField, ListNotFound, PreconditionFailed
-from todo_api.etags import VersionCondition
+from todo_api.domain.ids import is_storable_id
+from todo_api.domain.versions import VersionCondition, require_version
+from todo_api.errors import Conflict, InvalidField, ListNotFound
 from todo_api.performance.driver_statements import fetch
 from todo_api.tables import DEFAULT_LIST_NAME, NO_ORDER, lists
-
-MAX_ID = 2**63 - 1
 
 
 class TodoList(NamedTuple):
@@ -42,7 +41,7 @@ _DEFAULT_LIST_IDS = "todo_api.default_list_ids"  # key in Connection.info
 
 
 def _get(connection: Connection, owner_id: int, list_id: int) -> TodoList | None:
-    if not 0 < list_id <= MAX_ID:
+    if not is_storable_id(list_id):
         return None
     rows = fetch(connection, _SELECT_ONE, {"match_id": list_id, "match_owner_id": owner_id})
     return TodoList._make(rows[0]) if rows else None
@@ -115,8 +114,7 @@ def update_list(
     condition: VersionCondition | None = None,
 ) -> TodoList:
     current = get_list(connection, owner_id, list_id)
-    if condition is not None and not condition.allows(current.version):
-        raise PreconditionFailed(f"List {list_id} has changed (now version {current.version}).")
+    require_version(condition, current.version, f"List {list_id}")
     if not changes:
         return current
     row = connection.execute(
@@ -139,8 +137,7 @@ def delete_list(
     current = get_list(connection, owner_id, list_id)
     if current.is_default:
         raise Conflict("The default list cannot be deleted; rename it or move its todos instead.")
-    if condition is not None and not condition.allows(current.version):
-        raise PreconditionFailed(f"List {list_id} has changed (now version {current.version}).")
+    require_version(condition, current.version, f"List {list_id}")
     connection.execute(
         sa.delete(lists).where(_OWNED), {"match_id": list_id, "match_owner_id": owner_id}
     )

@@ -1,10 +1,12 @@
 """SQL for tags: the todo_tags index behind tag filters and tag counts."""
 
+from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from todo_api.domain.tags import tag_key
 from todo_api.performance.driver_statements import fetch
 from todo_api.tables import todo_tags
 
@@ -21,11 +23,7 @@ _COUNTS = (
     .order_by(todo_tags.c.tag_key)
 )
 _DELETE_FOR_TODO = sa.delete(todo_tags).where(todo_tags.c.todo_id == sa.bindparam("match_id"))
-
-
-def tag_key(name: str) -> str:
-    """Tags match without regard to case."""
-    return name.casefold()
+_INSERT = sa.insert(todo_tags)
 
 
 def list_tags(connection: Connection, owner_id: int) -> list[TagCount]:
@@ -41,11 +39,17 @@ def set_todo_tags(
     """
     if not new:
         connection.execute(_DELETE_FOR_TODO, {"match_id": todo_id})
-    if names:
-        connection.execute(
-            sa.insert(todo_tags),
-            [
-                {"todo_id": todo_id, "tag_key": tag_key(name), "owner_id": owner_id, "name": name}
-                for name in names
-            ],
-        )
+    add_todo_tags(connection, owner_id, [(todo_id, names)])
+
+
+def add_todo_tags(
+    connection: Connection, owner_id: int, tags_of_todos: Iterable[tuple[int, Sequence[str]]]
+) -> None:
+    """Index the tags of todos that have no index rows yet, in one statement."""
+    rows = [
+        {"todo_id": todo_id, "tag_key": tag_key(name), "owner_id": owner_id, "name": name}
+        for todo_id, names in tags_of_todos
+        for name in names
+    ]
+    if rows:
+        connection.execute(_INSERT, rows)

@@ -11,16 +11,19 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from todo_api.errors import InvalidParameter, PreconditionFailed, TodoNotFound
-from todo_api.etags import VersionCondition
+from todo_api.domain import clock
+from todo_api.domain.due import NO_DUE, due_key, with_due_counterpart
+from todo_api.domain.ids import is_storable_id
+from todo_api.domain.tags import tag_key
+from todo_api.domain.versions import VersionCondition, require_version
+from todo_api.errors import InvalidParameter, TodoNotFound
 from todo_api.pagination import Position, SortKey
 from todo_api.performance.driver_statements import fetch
 from todo_api.repository import lists as lists_repository
-from todo_api.repository.tags import set_todo_tags, tag_key
+from todo_api.repository.tags import set_todo_tags
 from todo_api.schemas import TodoFilters
-from todo_api.tables import NO_DUE, NO_ORDER, todo_tags, todos
+from todo_api.tables import NO_ORDER, todo_tags, todos
 
-MAX_ID = 2**63 - 1  # the largest integer SQLite and PostgreSQL's bigint store
 # The migration that queues new todos for search owns the SQL that indexes the queue.
 _SEARCH_MIGRATION = importlib.import_module(
     "todo_api.migrations.versions.0004_search_index_on_demand"
@@ -63,7 +66,7 @@ class Sort:
             "created_at": todo.created_at,
             "updated_at": todo.updated_at,
             "order_key": _order_key(todo.order),
-            "due_key": _due_key(todo.due_date, todo.due_at),
+            "due_key": due_key(todo.due_date, todo.due_at),
             "priority": todo.priority,
         }
         return keys[self.column.name]
@@ -99,22 +102,8 @@ _NEW_TODO_DEFAULTS: dict[str, Any] = {
 }
 
 
-def is_storable_id(todo_id: int) -> bool:
-    """An id outside the storable range names no todo (and would overflow the driver)."""
-    return 0 < todo_id <= MAX_ID
-
-
 def _order_key(order: float | None) -> float:
     return NO_ORDER if order is None else order
-
-
-def _due_key(due_date: dt.date | None, due_at: dt.datetime | None) -> dt.datetime:
-    """The due moment in UTC: due_at, the end of an all-day due_date, or NO_DUE."""
-    if due_at is not None:
-        return due_at.astimezone(dt.UTC)
-    if due_date is not None:
-        return dt.datetime.combine(due_date + dt.timedelta(days=1), dt.time(), dt.UTC)
-    return NO_DUE
 
 
 def stored_fields(fields: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
@@ -130,7 +119,7 @@ def stored_fields(fields: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
             None if due_at is None else int(due_at.utcoffset().total_seconds() // 60)
         )
     if "due_date" in fields or "due_at" in fields:
-        values["due_key"] = _due_key(fields.get("due_date"), fields.get("due_at"))
+        values["due_key"] = due_key(fields.get("due_date"), fields.get("due_at"))
     if "completed" in fields:
         values["completed_at"] = now if fields["completed"] else None
     return values
@@ -180,11 +169,10 @@ def update_todo(
     version it read, so two writers with the same If-Match cannot both win.
     """
     current = get_todo(connection, owner_id, todo_id)
-    if condition is not None and not condition.allows(current.version):
-        raise PreconditionFailed(f"Todo {todo_id} has changed (now version {current.version}).")
+    require_version(condition, current.version, f"Todo {todo_id}")
     if not changes:  # an empty merge patch changes nothing, not even updated_at
         return current
-    changes = _with_due_counterpart(current, changes)
+    changes = with_due_counterpart(changes, current.due_date, _given_due_at(current))
     if "list_id" in changes and changes["list_id"] is None:  # PUT without list_id
         changes["list_id"] = lists_repository.default_list_id(connection, owner_id, now)
     elif changes.get("list_id") not in (None, current.list_id):
@@ -204,19 +192,6 @@ def update_todo(
     return Todo._make(row)
 
 
-def _with_due_counterpart(current: Todo, changes: dict[str, Any]) -> dict[str, Any]:
-    """due_date and due_at exclude each other: setting one clears the other; the key needs both."""
-    if "due_date" not in changes and "due_at" not in changes:
-        return dict(changes)
-    due_date = changes.get("due_date", current.due_date)
-    due_at = changes.get("due_at", _given_due_at(current))
-    if changes.get("due_date") is not None:
-        due_at = None
-    if changes.get("due_at") is not None:
-        due_date = None
-    return {**changes, "due_date": due_date, "due_at": due_at}
-
-
 def _given_due_at(todo: Todo) -> dt.datetime | None:
     """due_at in the offset the client gave it."""
     if todo.due_at is None:
@@ -232,8 +207,7 @@ def delete_todo(
     condition: VersionCondition | None = None,
 ) -> None:
     current = get_todo(connection, owner_id, todo_id)
-    if condition is not None and not condition.allows(current.version):
-        raise PreconditionFailed(f"Todo {todo_id} has changed (now version {current.version}).")
+    require_version(condition, current.version, f"Todo {todo_id}")
     connection.execute(_DELETE_ONE, {"match_id": todo_id, "match_owner_id": owner_id})
 
 
@@ -387,7 +361,7 @@ def list_todos(
     now: dt.datetime | None = None,
 ) -> list[Todo]:
     """Up to `limit` matching todos in `sort_name` order, strictly after `after` (keyset)."""
-    parameters = _filter_parameters(filters, owner_id, now or dt.datetime.now(dt.UTC))
+    parameters = _filter_parameters(filters, owner_id, now or clock.now())
     parameters["limit"] = limit
     shape = _shape(filters)
     if after is None:

@@ -4,13 +4,12 @@ The document format and its validation live in `todo_api.export_document`, the i
 `todo_api.ical`; the routes read the body, pick the format by media type, and run one unit.
 """
 
-import datetime as dt
-
 from fastapi import APIRouter, Request, Response
 from sqlalchemy.engine import Connection
 
 from todo_api import export_document, ical
 from todo_api.deps import caller_of, database_of
+from todo_api.domain import clock
 from todo_api.errors import UnsupportedMediaType
 from todo_api.export_document import ExportDocument, ImportResult
 from todo_api.idempotency import IDEMPOTENT_POST, idempotent_write
@@ -42,10 +41,6 @@ IMPORT_ERRORS: Responses = {
 ATTACHMENT = {"Content-Disposition": {"description": 'attachment; filename="todo-export-…"'}}
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 def _attachment(filename: str) -> dict[str, str]:
     return {"Content-Disposition": f'attachment; filename="{filename}"'}
 
@@ -54,7 +49,7 @@ def _attachment(filename: str) -> dict[str, str]:
 async def export_json(request: Request) -> Response:
     """All your lists and todos as one versioned JSON document (a download), for `POST /import`."""
     caller = caller_of(request)
-    now = _now()
+    now = clock.now()
     body = await database_of(request).read_off_loop(
         lambda connection: export_document.dump_document(
             export_document.build_export(connection, caller.user_id, now)
@@ -81,7 +76,7 @@ async def export_json(request: Request) -> Response:
 async def export_calendar(request: Request) -> Response:
     """Your todos as iCalendar VTODOs (a download), for calendar and task apps."""
     caller = caller_of(request)
-    now = _now()
+    now = clock.now()
     body = await database_of(request).read_off_loop(
         lambda connection: ical.build_calendar(connection, caller.user_id, now)
     )
@@ -115,7 +110,7 @@ async def import_document(request: Request) -> Response:
 
     def run_import(connection: Connection) -> Response:
         result = export_document.import_document(
-            connection, caller.user_id, document, _now(), lists_by_name=is_calendar
+            connection, caller.user_id, document, clock.now(), lists_by_name=is_calendar
         )
         return Response(result.model_dump_json(), media_type=JSON_MEDIA_TYPE)
 

@@ -1,12 +1,12 @@
 """The /lists resource. Deleting a list deletes its todos; the default list cannot be deleted."""
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Request, Response
 from sqlalchemy.engine import Connection
 
 from todo_api.deps import caller_of, database_of, unchanged_for_client, version_condition
+from todo_api.domain import clock
 from todo_api.idempotency import IDEMPOTENT_POST, idempotent_write
 from todo_api.repository import lists as repository
 from todo_api.representation import (
@@ -21,10 +21,6 @@ from todo_api.schemas import ListCreate, ListPatch, ListRead, ListReplace
 
 router = APIRouter(prefix="/lists", tags=["lists"])
 NOT_FOUND: Responses = {404: {"description": "No such list (or not yours)"}}
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 @router.get("", response_model=list[ListRead])
@@ -48,7 +44,7 @@ async def create_list(request: Request, todo_list: ListCreate) -> Response:
     root = base_url(request)
 
     def create(connection: Connection) -> Response:
-        created = repository.create_list(connection, caller.user_id, values, _now())
+        created = repository.create_list(connection, caller.user_id, values, clock.now())
         body = list_body(created, root)
         return versioned_response(body, created.version, status_code=201, location=True)
 
@@ -90,7 +86,7 @@ async def _update(request: Request, list_id: int, changes: dict[str, object]) ->
     condition = version_condition(request)
     updated = await database_of(request).write(
         lambda connection: repository.update_list(
-            connection, caller.user_id, list_id, changes, _now(), condition
+            connection, caller.user_id, list_id, changes, clock.now(), condition
         )
     )
     return versioned_response(list_body(updated, base_url(request)), updated.version)

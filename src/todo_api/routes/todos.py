@@ -1,12 +1,12 @@
 """The /todos resource: filtered pages, create, read, replace, merge-patch, delete, and bulk."""
 
-import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response
 from sqlalchemy.engine import Connection
 
 from todo_api.deps import caller_of, database_of, unchanged_for_client, version_condition
+from todo_api.domain import clock
 from todo_api.idempotency import IDEMPOTENT_POST, idempotent_write
 from todo_api.pagination import Position, decode_cursor, encode_cursor, query_fingerprint
 from todo_api.repository import todos as repository
@@ -38,10 +38,6 @@ CONDITIONAL: Responses = {
 ETAG_HEADER = {"ETag": {"description": "Strong validator; send it back in If-Match"}}
 PAGE_HEADERS = {"Link": {"description": 'URL of the next page, as `<…>; rel="next"`'}}
 MERGE_PATCH = "application/merge-patch+json"
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 @router.get(
@@ -98,7 +94,7 @@ async def create_todo(request: Request, todo: TodoCreate) -> Response:
     root = base_url(request)
 
     def create(connection: Connection) -> Response:
-        created = repository.create_todo(connection, caller.user_id, fields, _now())
+        created = repository.create_todo(connection, caller.user_id, fields, clock.now())
         body = todo_body(created, root)
         return versioned_response(body, created.version, status_code=201, location=True)
 
@@ -149,7 +145,7 @@ async def _update(request: Request, todo_id: int, changes: dict[str, Any]) -> Re
     condition = version_condition(request)
     todo = await database_of(request).write(
         lambda connection: repository.update_todo(
-            connection, caller.user_id, todo_id, changes, _now(), condition
+            connection, caller.user_id, todo_id, changes, clock.now(), condition
         )
     )
     return versioned_response(todo_body(todo, base_url(request)), todo.version)
@@ -173,7 +169,7 @@ async def delete_todos(
     contract); `?completed=true` clears completed ones. Atomic; returns the count."""
     caller = caller_of(request)
     deleted = await database_of(request).write(
-        lambda connection: repository.delete_todos(connection, caller.user_id, filters, _now())
+        lambda connection: repository.delete_todos(connection, caller.user_id, filters, clock.now())
     )
     return {"deleted": deleted}
 
@@ -190,7 +186,7 @@ async def patch_todos(
     changes = patch.model_dump(exclude_unset=True)
     updated = await database_of(request).write(
         lambda connection: repository.update_todos(
-            connection, caller.user_id, filters, changes, _now()
+            connection, caller.user_id, filters, changes, clock.now()
         )
     )
     return {"updated": updated}

@@ -12,7 +12,8 @@ import datetime as dt
 import sqlalchemy as sa
 from alembic import op
 
-from todo_api.tables import NO_DUE, NO_ORDER, UTCDateTime
+from todo_api.domain.due import NO_DUE
+from todo_api.tables import NO_ORDER, UTCDateTime
 
 revision = "0002"
 down_revision = "0001"
