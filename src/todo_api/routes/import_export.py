@@ -13,7 +13,7 @@ from todo_api.domain import clock
 from todo_api.errors import UnsupportedMediaType
 from todo_api.export_document import ExportDocument, ImportResult
 from todo_api.idempotency import IDEMPOTENT_POST, idempotent_write
-from todo_api.routes.todos import INVALID, Responses
+from todo_api.routes.openapi import INVALID, Responses
 
 router = APIRouter(tags=["import and export"])
 

@@ -16,7 +16,7 @@ from todo_api.representation import (
     not_modified,
     versioned_response,
 )
-from todo_api.routes.todos import CONDITIONAL, INVALID, MERGE_PATCH, Responses
+from todo_api.routes.openapi import CONDITIONAL, INVALID, MERGE_PATCH, Responses
 from todo_api.schemas import ListCreate, ListPatch, ListRead, ListReplace
 
 router = APIRouter(prefix="/lists", tags=["lists"])

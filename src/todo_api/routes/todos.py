@@ -17,6 +17,7 @@ from todo_api.representation import (
     todo_body,
     versioned_response,
 )
+from todo_api.routes.openapi import CONDITIONAL, INVALID, MERGE_PATCH, Responses
 from todo_api.schemas import (
     TodoCreate,
     TodoFilters,
@@ -28,16 +29,9 @@ from todo_api.schemas import (
 
 router = APIRouter(prefix="/todos", tags=["todos"])
 
-Responses = dict[int | str, dict[str, Any]]
 NOT_FOUND: Responses = {404: {"description": "No such todo (or not yours)"}}
-INVALID: Responses = {422: {"description": "Invalid input; `errors` names each field at fault"}}
-CONDITIONAL: Responses = {
-    412: {"description": "If-Match names a version that is no longer current"},
-    428: {"description": "If-Match is required (TODO_REQUIRE_IF_MATCH) and missing"},
-}
 ETAG_HEADER = {"ETag": {"description": "Strong validator; send it back in If-Match"}}
 PAGE_HEADERS = {"Link": {"description": 'URL of the next page, as `<…>; rel="next"`'}}
-MERGE_PATCH = "application/merge-patch+json"
 
 
 @router.get(
