@@ -10,7 +10,6 @@ takes a while to seed, so it is cached (see `CACHE_DIR`) by migration head, size
 
 import argparse
 import datetime as dt
-import importlib
 import os
 import random
 import sqlite3
@@ -75,9 +74,6 @@ _BIND = {
 # Compiled by SQLAlchemy: positional parameters in table column order.
 _INSERT_TODO = str(sa.insert(todos).compile(dialect=_SQLITE, column_keys=_TODO_COLUMNS))
 _INSERT_TAG = "INSERT INTO todo_tags (todo_id, tag_key, owner_id, name) VALUES (?, ?, ?, ?)"
-_FTS_INSERT_TRIGGER = importlib.import_module(
-    "todo_api.migrations.versions.0004_search_index_on_demand"
-).INSERT_TRIGGER
 
 
 class ScaleError(RuntimeError):
@@ -154,6 +150,10 @@ def seed_database(path: Path, rows: int) -> float:
         connection.execute("PRAGMA synchronous=OFF")
         connection.execute("PRAGMA cache_size=-262144")
         connection.execute("BEGIN")
+        # Recreated as the migrations left it once the rows are in (and indexed in one go).
+        (fts_insert_trigger,) = connection.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'todos_fts_insert'"
+        ).fetchone()
         connection.execute("DROP TRIGGER todos_fts_insert")
         rng = random.Random(SEED_RANDOM)
         for first in range(1, rows + 1, BATCH_ROWS):
@@ -170,7 +170,7 @@ def seed_database(path: Path, rows: int) -> float:
                 ],
             )
         connection.execute("INSERT INTO todos_fts(todos_fts) VALUES('rebuild')")
-        connection.execute(_FTS_INSERT_TRIGGER)
+        connection.execute(fts_insert_trigger)
         connection.execute("COMMIT")
         connection.execute("ANALYZE")
         connection.execute("PRAGMA journal_mode=WAL")  # as the app leaves the file

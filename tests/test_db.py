@@ -15,7 +15,7 @@ from todo_api.app import create_app
 from todo_api.config import Settings
 from todo_api.db import Database, create_engine
 from todo_api.migrate import alembic_config, is_at_head, is_modelled, upgrade_to_head
-from todo_api.schemas import TodoFilters
+from todo_api.repository.todos import TodoCriteria
 from todo_api.tables import LOCAL_USER_ID, metadata
 
 WRITES_PER_PROCESS = 150
@@ -102,7 +102,7 @@ async def test_a_failed_write_leaves_nothing_behind(database_url: str) -> None:
         await database.write(create_two_then_fail)
     rows = await database.read(
         lambda connection: repository.todos.list_todos(
-            connection, LOCAL_USER_ID, TodoFilters(), limit=10
+            connection, LOCAL_USER_ID, TodoCriteria(), limit=10
         )
     )
     database.close()
@@ -214,7 +214,7 @@ async def test_units_committed_together_still_fail_alone(database_url: str) -> N
         lambda connection: [
             todo.title
             for todo in repository.todos.list_todos(
-                connection, LOCAL_USER_ID, TodoFilters(), sort_name="created_at", limit=10
+                connection, LOCAL_USER_ID, TodoCriteria(), sort_name="created_at", limit=10
             )
         ]
     )

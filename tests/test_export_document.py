@@ -16,6 +16,7 @@ from todo_api import export_document
 from todo_api.app import create_app
 from todo_api.config import Settings
 from todo_api.export_document import ExportDocument
+from todo_api.repository.import_export import ImportedTodo
 from todo_api.schemas import ListRead, TodoRead
 from todo_api.tables import LOCAL_USER_ID, lists, todos, users
 
@@ -305,7 +306,7 @@ def test_a_failure_while_writing_leaves_nothing_behind(
     real_row = export_document._todo_row
     count = 0
 
-    def failing_row(*args: Any) -> dict[str, Any]:
+    def failing_row(*args: Any) -> ImportedTodo:
         nonlocal count
         count += 1
         if count > export_document.INSERT_BATCH_SIZE + 5:

@@ -17,6 +17,7 @@ from support import todo_api_server
 from todo_api import idempotency
 from todo_api.db import create_engine
 from todo_api.migrate import upgrade_to_head
+from todo_api.repository import idempotency_keys as idempotency_keys_repository
 from todo_api.tables import LOCAL_USER_ID, idempotency_keys, lists, todos, users
 
 KEY = "0f8fad5b-d9cb-469f-a165-70867728950e"
@@ -229,7 +230,7 @@ def test_a_key_taken_by_a_concurrent_transaction_is_409_and_writes_nothing(
     """Where no write lock orders the two (not SQLite), both can miss the key on look-up; the
     later insert then meets the primary key. Simulated: the look-up is made to miss."""
     assert post(client, "/todos", {"title": "buy milk"}).status_code == 201
-    monkeypatch.setattr(idempotency, "find_response", lambda *_args: None)
+    monkeypatch.setattr(idempotency_keys_repository, "find_answer", lambda *_args: None)
     conflict = post(client, "/todos", {"title": "buy milk"})
     assert_problem(conflict, 409, "idempotency-key-in-flight")
     assert count(engine, todos) == 1
@@ -342,7 +343,7 @@ def test_keys_are_scoped_per_user(database_url: str) -> None:
             for owner_id in (LOCAL_USER_ID, OTHER_USER_ID, LOCAL_USER_ID)
         ]
         stored = {
-            owner_id: idempotency.find_response(connection, owner_id, KEY)
+            owner_id: idempotency_keys_repository.find_answer(connection, owner_id, KEY)
             for owner_id in (LOCAL_USER_ID, OTHER_USER_ID)
         }
     engine.dispose()

@@ -1,5 +1,6 @@
 """GET /todos filters, sorts, full-text search, and keyset pagination under every sort."""
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
 from typing import Any
@@ -11,7 +12,9 @@ from hypothesis import strategies as st
 
 from todo_api.app import create_app
 from todo_api.config import Settings
-from todo_api.repository.todos import SORTS
+from todo_api.repository.todos import SORTS, TodoCriteria
+from todo_api.routes.todos import criteria_of
+from todo_api.schemas import TodoFilters
 
 
 def create(client: TestClient, **fields: Any) -> dict[str, Any]:
@@ -261,3 +264,25 @@ def test_a_cached_statement_never_answers_for_another() -> None:
         ]
         assert driver_statements.fetch(connection, second, {}) == [["b"]]
     engine.dispose()
+
+
+def test_every_query_filter_reaches_the_repository() -> None:
+    """The repository takes its own criteria type; a filter the route forgot to pass is an error."""
+    assert set(TodoFilters.model_fields) == {
+        field.name for field in dataclasses.fields(TodoCriteria)
+    }
+    filters = TodoFilters(
+        list_id=1,
+        completed=True,
+        tag=["a", "B"],
+        priority_min=2,
+        due_before="2026-12-02",
+        due_after="2026-12-01",
+        overdue=False,
+        q="milk",
+    )
+    criteria = criteria_of(filters)
+    assert {name: getattr(criteria, name) for name in TodoFilters.model_fields} == {
+        **filters.model_dump(),
+        "tag": ("a", "B"),
+    }

@@ -3,8 +3,8 @@
 This module owns the versioned JSON format, building it from the database, validating a
 document as a whole (every problem reported at once, with its location), and importing it.
 Importing appends: lists are created (the document's default list merges into the importer's),
-todos are added with their timestamps as exported. The SQL here serves only export and import
-(bulk reads of a user's data, inserts that keep given timestamps), each scoped to one owner.
+todos are added with their timestamps as exported. Everything is scoped to one owner; the SQL is
+in repository/import_export.py.
 """
 
 import datetime as dt
@@ -13,16 +13,15 @@ from itertools import islice
 from typing import Annotated, Any, Literal, Self
 
 import orjson
-import sqlalchemy as sa
 from pydantic import BaseModel, Field, StringConstraints, ValidationError, model_validator
 from sqlalchemy.engine import Connection
 
 from todo_api.domain.due import require_one_due
 from todo_api.errors import InvalidDocument, MalformedDocument
+from todo_api.repository import import_export as repository
 from todo_api.repository import lists as lists_repository
-from todo_api.repository import todos as todos_repository
-from todo_api.repository.tags import add_todo_tags
-from todo_api.repository.todos import Todo
+from todo_api.repository.import_export import ImportedList, ImportedTodo
+from todo_api.repository.search_index import index_pending_search
 from todo_api.representation import JSON_OPTIONS, todo_body
 from todo_api.schemas import (
     Description,
@@ -35,7 +34,6 @@ from todo_api.schemas import (
     Tags,
     Title,
 )
-from todo_api.tables import lists, todos
 
 FORMAT_NAME = "todo-api"
 FORMAT_VERSION = 1
@@ -124,19 +122,6 @@ class ImportResult(BaseModel):
 
 # --- export -----------------------------------------------------------------------------------
 
-_TODO_COLUMNS = [todos.c[name] for name in Todo._fields]
-_SELECT_ALL_TODOS = (
-    sa.select(*_TODO_COLUMNS)
-    .where(todos.c.owner_id == sa.bindparam("match_owner_id"))
-    .order_by(todos.c.created_at, todos.c.id)
-)
-
-
-def read_todos(connection: Connection, owner_id: int) -> list[Todo]:
-    """Every todo of the owner, oldest first (so an import recreates them in the same order)."""
-    rows = connection.execute(_SELECT_ALL_TODOS, {"match_owner_id": owner_id})
-    return [Todo._make(row) for row in rows]
-
 
 def build_export(
     connection: Connection, owner_id: int, now: dt.datetime, progress: Progress | None = None
@@ -156,7 +141,7 @@ def build_export(
         for todo_list in found_lists
     ]
     exported_todos = []
-    for todo in read_todos(connection, owner_id):
+    for todo in repository.read_todos(connection, owner_id):
         body = todo_body(todo, "")  # tags decoded, due_at back in the offset it was given with
         exported_todos.append(
             {"list": refs[todo.list_id], **{name: body[name] for name in EXPORTED_TODO_FIELDS}}
@@ -283,14 +268,6 @@ def _error(loc: list[str | int], message: str) -> dict[str, Any]:
 
 # --- import -----------------------------------------------------------------------------------
 
-_INSERT_LIST = sa.insert(lists).returning(lists.c.id)
-_INSERT_TODOS = sa.insert(todos).returning(todos.c.id, sort_by_parameter_order=True)
-_MERGE_DEFAULT_LIST = (
-    sa.update(lists)
-    .where(lists.c.id == sa.bindparam("match_id"), lists.c.owner_id == sa.bindparam("match_owner"))
-    .values(version=lists.c.version + 1)
-)
-
 
 def import_document(
     connection: Connection,
@@ -316,42 +293,28 @@ def import_document(
     created_lists = 0
     for item in document.lists:
         created_at = item.created_at or now
-        values = {
-            "name": item.name,
-            "order": item.order,
-            "created_at": created_at,
-            "updated_at": item.updated_at or created_at,
-        }
+        values = ImportedList(item.name, item.order, created_at, item.updated_at or created_at)
         if item.is_default:
-            connection.execute(
-                _MERGE_DEFAULT_LIST.values(**values),
-                {"match_id": default_id, "match_owner": owner_id},
-            )
+            repository.merge_into_default_list(connection, owner_id, default_id, values)
             list_ids[item.ref] = default_id
         elif item.name in existing:
             list_ids[item.ref] = existing[item.name]
         else:
-            row = {**values, "owner_id": owner_id, "is_default": False, "version": 1}
-            list_ids[item.ref] = connection.execute(_INSERT_LIST, row).scalar_one()
+            list_ids[item.ref] = repository.insert_list(connection, owner_id, values)
             created_lists += 1
     for batch in _batches(document.todos, INSERT_BATCH_SIZE):
-        rows = [_todo_row(todo, owner_id, list_ids, default_id, now) for todo in batch]
-        ids = connection.execute(_INSERT_TODOS, rows).scalars().all()
-        add_todo_tags(
-            connection,
-            owner_id,
-            [(todo_id, todo.tags) for todo_id, todo in zip(ids, batch, strict=True)],
-        )
+        rows = [_todo_row(todo, list_ids, default_id, now) for todo in batch]
+        repository.insert_todos(connection, owner_id, rows, now)
         if progress is not None:
             progress(len(batch))
     # Indexed for search here in one statement, rather than by the next search.
-    todos_repository.index_pending_search(connection)
+    index_pending_search(connection)
     return ImportResult(lists=created_lists, todos=len(document.todos))
 
 
 def _todo_row(
-    todo: ExportedTodo, owner_id: int, list_ids: dict[str, int], default_id: int, now: dt.datetime
-) -> dict[str, Any]:
+    todo: ExportedTodo, list_ids: dict[str, int], default_id: int, now: dt.datetime
+) -> ImportedTodo:
     fields = {
         "list_id": default_id if todo.list_ref is None else list_ids[todo.list_ref],
         "title": todo.title,
@@ -365,17 +328,8 @@ def _todo_row(
     }
     created_at = todo.created_at or now
     updated_at = todo.updated_at or created_at
-    # The repository's derived columns (order and due sort keys, due_at's offset, tags as JSON),
-    # so imported rows sort and filter exactly like created ones.
-    row = todos_repository.stored_fields(fields, now)
-    row["completed_at"] = (todo.completed_at or updated_at) if todo.completed else None
-    return {
-        **row,
-        "owner_id": owner_id,
-        "version": 1,
-        "created_at": created_at,
-        "updated_at": updated_at,
-    }
+    completed_at = (todo.completed_at or updated_at) if todo.completed else None
+    return ImportedTodo(fields, created_at, updated_at, completed_at)
 
 
 def _batches(items: Sequence[ExportedTodo], size: int) -> Iterator[list[ExportedTodo]]:

@@ -21,10 +21,10 @@ from todo_api.export_document import (
     ExportDocument,
     Progress,
     invalid_document,
-    read_todos,
     validate_document,
 )
 from todo_api.repository import lists as lists_repository
+from todo_api.repository.import_export import read_todos
 
 LIST_PROPERTY = "X-TODO-API-LIST"
 PRODUCT_ID = f"-//todo-api//todo-api {__version__}//EN"

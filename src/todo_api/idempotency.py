@@ -13,26 +13,27 @@ Everything happens in one unit of work: look up the key, run the route's work, r
 response, store it. On SQLite the unit holds the write lock throughout, so a duplicate waits for the
 first to commit and then replays it, and a request that fails rolls back with its key: the key stays
 free for a corrected retry. Only 2xx responses are stored. Without the header, a route's unit runs
-exactly as before: no statement is added. docs/idempotency.md describes all this to clients.
+exactly as before: no statement is added. docs/idempotency.md describes all this to clients;
+the SQL is in repository/idempotency_keys.py.
 """
 
 import datetime as dt
 import hashlib
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from starlette.requests import Request
 from starlette.responses import Response
 
 from todo_api.deps import database_of
 from todo_api.domain import clock
-from todo_api.errors import IdempotencyKeyInFlight, IdempotencyKeyReused, InvalidIdempotencyKey
-from todo_api.tables import IDEMPOTENCY_KEY_MAX_LENGTH, idempotency_keys
+from todo_api.errors import IdempotencyKeyReused, InvalidIdempotencyKey
+from todo_api.repository import idempotency_keys as repository
+from todo_api.repository.idempotency_keys import StoredAnswer
+from todo_api.tables import IDEMPOTENCY_KEY_MAX_LENGTH
 
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -113,105 +114,26 @@ def request_fingerprint(method: str, path: str, query: bytes, body: bytes) -> st
     return digest.hexdigest()
 
 
-@dataclass(frozen=True, slots=True)
-class StoredResponse:
-    """The first answer given under a key, and what it answered."""
-
-    fingerprint: str
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes
-    expires_at: dt.datetime
-
-    def replay(self) -> Response:
-        response = Response(self.body, status_code=self.status)
-        response.raw_headers.extend(
-            (name.encode("latin-1"), value.encode("latin-1")) for name, value in self.headers
-        )
-        response.raw_headers.append((REPLAYED_HEADER.lower().encode("ascii"), b"true"))
-        return response
+def replay(answer: StoredAnswer) -> Response:
+    """The stored answer again, marked `Idempotent-Replayed: true`."""
+    response = Response(answer.body, status_code=answer.status)
+    response.raw_headers.extend(
+        (name.encode("latin-1"), value.encode("latin-1")) for name, value in answer.headers
+    )
+    response.raw_headers.append((REPLAYED_HEADER.lower().encode("ascii"), b"true"))
+    return response
 
 
-# The SQL of the idempotency_keys table. It lives here, beside the only rules that use it.
-_OWNED_KEY = sa.and_(
-    idempotency_keys.c.owner_id == sa.bindparam("match_owner_id"),
-    idempotency_keys.c.key == sa.bindparam("match_key"),
-)
-_SELECT = sa.select(
-    idempotency_keys.c.fingerprint,
-    idempotency_keys.c.status,
-    idempotency_keys.c.headers,
-    idempotency_keys.c.body,
-    idempotency_keys.c.expires_at,
-).where(_OWNED_KEY)
-_DELETE = sa.delete(idempotency_keys).where(_OWNED_KEY)
-_OLDEST_EXPIRED = (
-    sa.select(idempotency_keys.c.owner_id, idempotency_keys.c.key)
-    .where(idempotency_keys.c.expires_at <= sa.bindparam("now"))
-    .order_by(idempotency_keys.c.expires_at)
-    .limit(sa.bindparam("limit"))
-)
-_DELETE_EXPIRED = sa.delete(idempotency_keys).where(
-    sa.tuple_(idempotency_keys.c.owner_id, idempotency_keys.c.key).in_(_OLDEST_EXPIRED)
-)
-
-
-def find_response(connection: Connection, owner_id: int, key: str) -> StoredResponse | None:
-    """The answer stored under the caller's key, expired or not (see `run_once`)."""
-    row = connection.execute(_SELECT, {"match_owner_id": owner_id, "match_key": key}).one_or_none()
-    if row is None:
-        return None
-    headers = [(name, value) for name, value in orjson.loads(row.headers)]
-    return StoredResponse(row.fingerprint, row.status, headers, row.body, row.expires_at)
-
-
-def store_response(
-    connection: Connection,
-    owner_id: int,
-    key: str,
-    fingerprint: str,
-    response: Response,
-    now: dt.datetime,
-) -> None:
-    """Keep `response` under the caller's key until `now + RETENTION`.
-
-    409 when the key is already taken: a concurrent transaction stored it after our look-up.
-    """
+def answer_to_store(fingerprint: str, response: Response, now: dt.datetime) -> StoredAnswer:
+    """What is kept of a response: status, headers (but Content-Length) and body, until expiry."""
     headers = [
-        [name.decode("latin-1"), value.decode("latin-1")]
+        (name.decode("latin-1"), value.decode("latin-1"))
         for name, value in response.raw_headers
         if name not in _NOT_STORED_HEADERS
     ]
-    row = {
-        "owner_id": owner_id,
-        "key": key,
-        "fingerprint": fingerprint,
-        "status": response.status_code,
-        "headers": orjson.dumps(headers).decode(),
-        "body": bytes(response.body),
-        "created_at": now,
-        "expires_at": now + RETENTION,
-    }
-    try:
-        connection.execute(sa.insert(idempotency_keys), row)
-    except sa.exc.IntegrityError:
-        # The primary key is the only unique constraint and the caller exists, so this is the key.
-        raise IdempotencyKeyInFlight(
-            f"Another request with Idempotency-Key {key!r} finished first; "
-            "retry to receive its response."
-        ) from None
-
-
-def delete_key(connection: Connection, owner_id: int, key: str) -> None:
-    connection.execute(_DELETE, {"match_owner_id": owner_id, "match_key": key})
-
-
-def delete_expired_keys(
-    connection: Connection, now: dt.datetime, limit: int = EXPIRED_SWEEP_LIMIT
-) -> int:
-    """Delete up to `limit` expired keys of any user, oldest first (on the expires_at index)."""
-    result = connection.execute(_DELETE_EXPIRED, {"now": now, "limit": limit})
-    return result.rowcount
+    return StoredAnswer(
+        fingerprint, response.status_code, headers, bytes(response.body), now + RETENTION
+    )
 
 
 def run_once(
@@ -225,12 +147,12 @@ def run_once(
     """The body of a keyed request's unit of work: replay, refuse, or run `work` and store it.
 
     On SQLite the unit holds the write lock from its first statement, so no other writer can
-    store this key between the look-up and the insert; `store_response`'s 409 covers databases
+    store this key between the look-up and the insert; `store_answer`'s 409 covers databases
     without that lock, where two transactions can both miss the key.
     """
-    stored = find_response(connection, owner_id, key)
+    stored = repository.find_answer(connection, owner_id, key)
     if stored is not None and stored.expires_at <= now:
-        delete_key(connection, owner_id, key)  # expired but not swept yet: the key is free
+        repository.delete_key(connection, owner_id, key)  # expired, not swept: the key is free
         stored = None
     if stored is not None:
         if stored.fingerprint != fingerprint:
@@ -238,11 +160,12 @@ def run_once(
                 f"Idempotency-Key {key!r} was already used for a different request "
                 "(another body, path or query); use a new key for a new request."
             )
-        return stored.replay()
+        return replay(stored)
     response = work(connection)
     if 200 <= response.status_code < 300:  # a refusal is not stored: a corrected retry may run
-        delete_expired_keys(connection, now)
-        store_response(connection, owner_id, key, fingerprint, response, now)
+        repository.delete_expired_keys(connection, now, EXPIRED_SWEEP_LIMIT)
+        answer = answer_to_store(fingerprint, response, now)
+        repository.store_answer(connection, owner_id, key, answer, now)
     return response
 
 

@@ -1,9 +1,8 @@
 """SQL for todos: point reads and writes, filtered keyset pages, bulk updates and deletes."""
 
 import datetime as dt
-import importlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal, NamedTuple
 
@@ -20,14 +19,9 @@ from todo_api.errors import InvalidParameter, TodoNotFound
 from todo_api.pagination import Position, SortKey
 from todo_api.performance.driver_statements import fetch
 from todo_api.repository import lists as lists_repository
+from todo_api.repository.search_index import index_pending_search
 from todo_api.repository.tags import set_todo_tags
-from todo_api.schemas import TodoFilters
 from todo_api.tables import NO_ORDER, todo_tags, todos
-
-# The migration that queues new todos for search owns the SQL that indexes the queue.
-_SEARCH_MIGRATION = importlib.import_module(
-    "todo_api.migrations.versions.0004_search_index_on_demand"
-)
 
 
 class Todo(NamedTuple):
@@ -215,6 +209,23 @@ def delete_todo(
 
 
 @dataclass(frozen=True, slots=True)
+class TodoCriteria:
+    """Which todos a page, bulk update or bulk delete applies to; every criterion given must hold.
+
+    The routes build it from the query they validated (schemas.TodoFilters); None is "any".
+    """
+
+    list_id: int | None = None
+    completed: bool | None = None
+    tag: tuple[str, ...] = field(default=())  # a todo must carry every one (any case)
+    priority_min: int | None = None
+    due_before: dt.datetime | None = None
+    due_after: dt.datetime | None = None
+    overdue: bool | None = None
+    q: str | None = None  # words in the title or description
+
+
+@dataclass(frozen=True, slots=True)
 class _Shape:
     """Which filters a query uses (not their values): one cached statement per shape."""
 
@@ -228,7 +239,7 @@ class _Shape:
     search: bool
 
 
-def _shape(filters: TodoFilters) -> _Shape:
+def _shape(filters: TodoCriteria) -> _Shape:
     return _Shape(
         list_id=filters.list_id is not None,
         completed=filters.completed is not None,
@@ -241,7 +252,7 @@ def _shape(filters: TodoFilters) -> _Shape:
     )
 
 
-def _filter_parameters(filters: TodoFilters, owner_id: int, now: dt.datetime) -> dict[str, Any]:
+def _filter_parameters(filters: TodoCriteria, owner_id: int, now: dt.datetime) -> dict[str, Any]:
     parameters: dict[str, Any] = {"match_owner_id": owner_id}
     parameters |= {f"tag_{n}": tag_key(tag) for n, tag in enumerate(filters.tag)}
     for name in ("list_id", "completed", "priority_min", "due_before", "due_after"):
@@ -263,29 +274,6 @@ def search_expression(text: str) -> str:
     if not words:
         raise InvalidParameter("q", "give at least one word to search for")
     return " ".join(f'"{word}"' for word in words[:-1]) + f' "{words[-1]}"*'
-
-
-def search_index_is_behind(connection: Connection) -> bool:
-    """Whether todos wait to be indexed (SQLite): a plain read, so a search can skip the lock."""
-    if connection.dialect.name != "sqlite":
-        return False
-    driver = connection.connection.driver_connection
-    assert driver is not None
-    return bool(driver.execute("SELECT EXISTS (SELECT 1 FROM todos_fts_pending)").fetchone()[0])
-
-
-def index_pending_search(connection: Connection) -> None:
-    """Add the todos queued since the index last caught up to the full-text index (SQLite).
-
-    Inserts only queue a todo's id (migration 0004); run this in the write transaction before
-    a query that filters on `q`, so the search sees every todo committed before it.
-    """
-    if connection.dialect.name != "sqlite":
-        return
-    driver = connection.connection.driver_connection
-    assert driver is not None
-    driver.execute(_SEARCH_MIGRATION.INDEX_PENDING)
-    driver.execute("DELETE FROM todos_fts_pending")
 
 
 def _filter_clauses(shape: _Shape) -> list[sa.ColumnElement[bool]]:
@@ -353,7 +341,7 @@ def _page_statement(shape: _Shape, sort_name: str, start: Start) -> sa.Select[An
 def list_todos(
     connection: Connection,
     owner_id: int,
-    filters: TodoFilters,
+    filters: TodoCriteria,
     *,
     sort_name: str = "-created_at",
     limit: int,
@@ -375,12 +363,12 @@ def list_todos(
     return [Todo._make(row) for row in rows]
 
 
-def _matching_ids(filters: TodoFilters) -> sa.Select[Any]:
+def _matching_ids(filters: TodoCriteria) -> sa.Select[Any]:
     return sa.select(todos.c.id).where(*_filter_clauses(_shape(filters)))
 
 
 def delete_todos(
-    connection: Connection, owner_id: int, filters: TodoFilters, now: dt.datetime
+    connection: Connection, owner_id: int, filters: TodoCriteria, now: dt.datetime
 ) -> int:
     """Delete every matching todo (all of the owner's without filters); returns the count."""
     if filters.q is not None:
@@ -395,7 +383,7 @@ def delete_todos(
 def update_todos(
     connection: Connection,
     owner_id: int,
-    filters: TodoFilters,
+    filters: TodoCriteria,
     changes: dict[str, Any],
     now: dt.datetime,
 ) -> int:

@@ -9,6 +9,7 @@ from todo_api.deps import caller_of, database_of, unchanged_for_client, version_
 from todo_api.domain import clock
 from todo_api.idempotency import IDEMPOTENT_POST, idempotent_write
 from todo_api.pagination import Position, decode_cursor, encode_cursor, query_fingerprint
+from todo_api.repository import search_index
 from todo_api.repository import todos as repository
 from todo_api.representation import (
     base_url,
@@ -34,6 +35,20 @@ ETAG_HEADER = {"ETag": {"description": "Strong validator; send it back in If-Mat
 PAGE_HEADERS = {"Link": {"description": 'URL of the next page, as `<…>; rel="next"`'}}
 
 
+def criteria_of(filters: TodoFilters) -> repository.TodoCriteria:
+    """The repository's criteria for the validated query (the repository knows no HTTP models)."""
+    return repository.TodoCriteria(
+        list_id=filters.list_id,
+        completed=filters.completed,
+        tag=tuple(filters.tag),
+        priority_min=filters.priority_min,
+        due_before=filters.due_before,
+        due_after=filters.due_after,
+        overdue=filters.overdue,
+        q=filters.q,
+    )
+
+
 @router.get(
     "", response_model=list[TodoRead], responses={200: {"headers": PAGE_HEADERS}, **INVALID}
 )
@@ -51,13 +66,14 @@ async def list_todos(request: Request, query: Annotated[TodoPageQuery, Query()])
     )
     database = database_of(request)
     # Only a search that finds todos waiting for the index takes the write lock.
-    if query.q is not None and await database.read(repository.search_index_is_behind):
-        await database.write(repository.index_pending_search)
+    if query.q is not None and await database.read(search_index.search_index_is_behind):
+        await database.write(search_index.index_pending_search)
+    criteria = criteria_of(query)
     todos = await database.read(
         lambda connection: repository.list_todos(
             connection,
             caller.user_id,
-            query,
+            criteria,
             sort_name=query.sort,
             limit=query.limit + 1,
             after=after,
@@ -162,8 +178,11 @@ async def delete_todos(
     """Delete every todo matching the filters: **all of yours without any** (the Todo-Backend
     contract); `?completed=true` clears completed ones. Atomic; returns the count."""
     caller = caller_of(request)
+    criteria = criteria_of(filters)
     deleted = await database_of(request).write(
-        lambda connection: repository.delete_todos(connection, caller.user_id, filters, clock.now())
+        lambda connection: repository.delete_todos(
+            connection, caller.user_id, criteria, clock.now()
+        )
     )
     return {"deleted": deleted}
 
@@ -178,9 +197,10 @@ async def patch_todos(
     Atomic; returns the count."""
     caller = caller_of(request)
     changes = patch.model_dump(exclude_unset=True)
+    criteria = criteria_of(filters)
     updated = await database_of(request).write(
         lambda connection: repository.update_todos(
-            connection, caller.user_id, filters, changes, clock.now()
+            connection, caller.user_id, criteria, changes, clock.now()
         )
     )
     return {"updated": updated}

@@ -1,0 +1,92 @@
+"""SQL for export and import: one owner's todos read whole, and inserts that keep given timestamps.
+
+The document (its format, validation and defaults) is todo_api.export_document's; this module
+writes what it decided. Imported rows get the same derived columns as created ones
+(`todos.stored_fields`), so they sort and filter alike.
+"""
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from todo_api.repository.tags import add_todo_tags
+from todo_api.repository.todos import Todo, stored_fields
+from todo_api.tables import lists, todos
+
+
+class ImportedList(NamedTuple):
+    name: str
+    order: float | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class ImportedTodo(NamedTuple):
+    fields: dict[str, Any]  # the API fields, with list_id resolved
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    completed_at: dt.datetime | None
+
+
+_SELECT_ALL_TODOS = (
+    sa.select(*[todos.c[name] for name in Todo._fields])
+    .where(todos.c.owner_id == sa.bindparam("match_owner_id"))
+    .order_by(todos.c.created_at, todos.c.id)
+)
+_INSERT_LIST = sa.insert(lists).returning(lists.c.id)
+_INSERT_TODOS = sa.insert(todos).returning(todos.c.id, sort_by_parameter_order=True)
+_MERGE_DEFAULT_LIST = (
+    sa.update(lists)
+    .where(lists.c.id == sa.bindparam("match_id"), lists.c.owner_id == sa.bindparam("match_owner"))
+    .values(version=lists.c.version + 1)
+)
+
+
+def read_todos(connection: Connection, owner_id: int) -> list[Todo]:
+    """Every todo of the owner, oldest first (so an import recreates them in the same order)."""
+    rows = connection.execute(_SELECT_ALL_TODOS, {"match_owner_id": owner_id})
+    return [Todo._make(row) for row in rows]
+
+
+def merge_into_default_list(
+    connection: Connection, owner_id: int, default_id: int, values: ImportedList
+) -> None:
+    """The document's default list becomes the owner's: its name, order and timestamps."""
+    connection.execute(
+        _MERGE_DEFAULT_LIST.values(**values._asdict()),
+        {"match_id": default_id, "match_owner": owner_id},
+    )
+
+
+def insert_list(connection: Connection, owner_id: int, values: ImportedList) -> int:
+    row = {**values._asdict(), "owner_id": owner_id, "is_default": False, "version": 1}
+    list_id: int = connection.execute(_INSERT_LIST, row).scalar_one()
+    return list_id
+
+
+def insert_todos(
+    connection: Connection, owner_id: int, batch: Sequence[ImportedTodo], now: dt.datetime
+) -> None:
+    """Insert a batch of todos (one executemany) with their tags; timestamps as given."""
+    rows = []
+    for todo in batch:
+        row = stored_fields(todo.fields, now)
+        row["completed_at"] = todo.completed_at
+        rows.append(
+            {
+                **row,
+                "owner_id": owner_id,
+                "version": 1,
+                "created_at": todo.created_at,
+                "updated_at": todo.updated_at,
+            }
+        )
+    ids = connection.execute(_INSERT_TODOS, rows).scalars().all()
+    add_todo_tags(
+        connection,
+        owner_id,
+        [(todo_id, todo.fields["tags"]) for todo_id, todo in zip(ids, batch, strict=True)],
+    )
