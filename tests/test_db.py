@@ -1,5 +1,6 @@
 """The SQLite data layer: pragmas, migrations, durability across restarts, concurrent writers."""
 
+import ast
 import datetime as dt
 import multiprocessing
 from pathlib import Path
@@ -14,7 +15,13 @@ from todo_api import repository
 from todo_api.app import create_app
 from todo_api.config import Settings
 from todo_api.db import Database, create_engine
-from todo_api.migrate import alembic_config, is_at_head, is_modelled, upgrade_to_head
+from todo_api.migrate import (
+    MIGRATIONS_DIR,
+    alembic_config,
+    is_at_head,
+    is_modelled,
+    upgrade_to_head,
+)
 from todo_api.repository.todos import TodoCriteria
 from todo_api.tables import LOCAL_USER_ID, metadata
 
@@ -68,6 +75,27 @@ def test_migrated_schema_matches_the_tables_module(database_url: str) -> None:
         diff = compare_metadata(context, metadata)
     engine.dispose()
     assert diff == []
+
+
+def test_migrations_import_nothing_from_the_running_code() -> None:
+    """A migration is frozen history: were it to import todo_api (or load a module by name), a
+    later change to the running code would silently change what an old revision builds."""
+    allowed = {"datetime", "sqlalchemy", "alembic"}
+    versions = sorted((MIGRATIONS_DIR / "versions").glob("*.py"))
+    assert versions
+    for path in versions:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imported = {
+            alias.name.split(".")[0]
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import)
+            for alias in node.names
+        } | {
+            node.module.split(".")[0]
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module
+        }
+        assert imported <= allowed, f"{path.name} imports {sorted(imported - allowed)}"
 
 
 def test_ready_is_503_when_migrations_are_missing(client: TestClient, database_url: str) -> None:
@@ -177,6 +205,13 @@ def test_upgrade_keeps_existing_todos_in_the_new_default_list(database_url: str)
         assert [t["id"] for t in client.get("/todos", params={"sort": "order"}).json()] == [
             todo["id"]
         ]
+        client.post("/todos", json={"title": "new milk", "order": 3.0})
+    # The migration's frozen sort keys are the ones the running code writes.
+    engine = create_engine(database_url)
+    with engine.connect() as connection:
+        keys = connection.exec_driver_sql("SELECT DISTINCT order_key, due_key FROM todos").all()
+    engine.dispose()
+    assert len(keys) == 1
 
 
 @pytest.mark.anyio

@@ -8,12 +8,14 @@ Create Date: 2026-11-27
 import sqlalchemy as sa
 from alembic import op
 
-from todo_api.tables import UTCDateTime
-
 revision = "0001"
 down_revision = None
 branch_labels = None
 depends_on = None
+
+# Frozen here, not imported from todo_api.tables: a migration must build the same schema forever.
+# The column type of tables.UTCDateTime when this revision was written.
+UTC_DATETIME = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
@@ -21,7 +23,7 @@ def upgrade() -> None:
         "users",
         sa.Column("id", sa.Integer, nullable=False),
         sa.Column("username", sa.String(100), nullable=False),
-        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.Column("created_at", UTC_DATETIME, nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
         sa.UniqueConstraint("username", name=op.f("uq_users_username")),
     )
@@ -34,10 +36,10 @@ def upgrade() -> None:
         sa.Column("title", sa.String(500), nullable=False),
         sa.Column("description", sa.Text, nullable=True),
         sa.Column("completed", sa.Boolean, nullable=False),
-        sa.Column("completed_at", UTCDateTime, nullable=True),
+        sa.Column("completed_at", UTC_DATETIME, nullable=True),
         sa.Column("order", sa.Float, nullable=True),
-        sa.Column("created_at", UTCDateTime, nullable=False),
-        sa.Column("updated_at", UTCDateTime, nullable=False),
+        sa.Column("created_at", UTC_DATETIME, nullable=False),
+        sa.Column("updated_at", UTC_DATETIME, nullable=False),
         sa.ForeignKeyConstraint(
             ["owner_id"], ["users.id"], name=op.f("fk_todos_owner_id_users"), ondelete="CASCADE"
         ),

@@ -12,13 +12,16 @@ import datetime as dt
 import sqlalchemy as sa
 from alembic import op
 
-from todo_api.domain.due import NO_DUE
-from todo_api.tables import NO_ORDER, UTCDateTime
-
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
+
+# Frozen here, not imported from todo_api.tables: a migration must build the same schema forever.
+# The column type of tables.UTCDateTime, and values bound in naive UTC as it binds them.
+UTC_DATETIME = sa.DateTime(timezone=True)
+NO_ORDER = 1e300  # the sort key of a todo without `order`
+NO_DUE = dt.datetime(9999, 12, 31)  # the sort key of a todo without a due date (UTC)
 
 # The sort and filter indexes this revision adds to todos, each (key columns..., id).
 NEW_TODO_INDEXES = (
@@ -63,8 +66,8 @@ def upgrade() -> None:
         sa.Column("order", sa.Float, nullable=True),
         sa.Column("is_default", sa.Boolean, nullable=False),
         sa.Column("version", sa.Integer, nullable=False),
-        sa.Column("created_at", UTCDateTime, nullable=False),
-        sa.Column("updated_at", UTCDateTime, nullable=False),
+        sa.Column("created_at", UTC_DATETIME, nullable=False),
+        sa.Column("updated_at", UTC_DATETIME, nullable=False),
         sa.ForeignKeyConstraint(
             ["owner_id"], ["users.id"], name=op.f("fk_lists_owner_id_users"), ondelete="CASCADE"
         ),
@@ -82,7 +85,7 @@ def upgrade() -> None:
         postgresql_where=sa.text("is_default"),
     )
     users = sa.table("users", sa.column("id"))
-    now = dt.datetime.now(dt.UTC)
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     op.execute(
         lists.insert().from_select(
             ["owner_id", "name", "is_default", "version", "created_at", "updated_at"],
@@ -91,8 +94,8 @@ def upgrade() -> None:
                 sa.literal("Inbox"),
                 sa.true(),
                 sa.literal(1),
-                sa.literal(now, UTCDateTime),
-                sa.literal(now, UTCDateTime),
+                sa.literal(now, UTC_DATETIME),
+                sa.literal(now, UTC_DATETIME),
             ),
         )
     )
@@ -101,12 +104,12 @@ def upgrade() -> None:
         batch.add_column(sa.Column("list_id", sa.Integer, nullable=True))
         batch.add_column(sa.Column("priority", sa.SmallInteger, nullable=False, server_default="0"))
         batch.add_column(sa.Column("due_date", sa.Date, nullable=True))
-        batch.add_column(sa.Column("due_at", UTCDateTime, nullable=True))
+        batch.add_column(sa.Column("due_at", UTC_DATETIME, nullable=True))
         batch.add_column(sa.Column("due_offset_minutes", sa.SmallInteger, nullable=True))
         batch.add_column(sa.Column("tags", sa.Text, nullable=False, server_default="[]"))
         batch.add_column(sa.Column("version", sa.Integer, nullable=False, server_default="1"))
         batch.add_column(sa.Column("order_key", sa.Float, nullable=True))
-        batch.add_column(sa.Column("due_key", UTCDateTime, nullable=True))
+        batch.add_column(sa.Column("due_key", UTC_DATETIME, nullable=True))
 
     todos = sa.table(
         "todos",
@@ -114,7 +117,7 @@ def upgrade() -> None:
         sa.column("list_id"),
         sa.column("order"),
         sa.column("order_key"),
-        sa.column("due_key", UTCDateTime),
+        sa.column("due_key", UTC_DATETIME),
     )
     default_list = (
         sa.select(lists.c.id)
@@ -125,14 +128,14 @@ def upgrade() -> None:
         todos.update().values(
             list_id=default_list,
             order_key=sa.func.coalesce(todos.c.order, NO_ORDER),
-            due_key=sa.literal(NO_DUE, UTCDateTime),
+            due_key=sa.literal(NO_DUE, UTC_DATETIME),
         )
     )
 
     with op.batch_alter_table("todos") as batch:
         batch.alter_column("list_id", existing_type=sa.Integer, nullable=False)
         batch.alter_column("order_key", existing_type=sa.Float, nullable=False)
-        batch.alter_column("due_key", existing_type=UTCDateTime, nullable=False)
+        batch.alter_column("due_key", existing_type=UTC_DATETIME, nullable=False)
         batch.create_foreign_key(
             op.f("fk_todos_list_id_lists"), "lists", ["list_id"], ["id"], ondelete="CASCADE"
         )

@@ -8,12 +8,14 @@ Create Date: 2026-11-29
 import sqlalchemy as sa
 from alembic import op
 
-from todo_api.tables import UTCDateTime
-
 revision = "0003"
 down_revision = "0002"
 branch_labels = None
 depends_on = None
+
+# Frozen here, not imported from todo_api.tables: a migration must build the same schema forever.
+# The column type of tables.UTCDateTime when this revision was written.
+UTC_DATETIME = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
@@ -25,8 +27,8 @@ def upgrade() -> None:
         sa.Column("status", sa.SmallInteger, nullable=False),
         sa.Column("headers", sa.Text, nullable=False),
         sa.Column("body", sa.LargeBinary, nullable=False),
-        sa.Column("created_at", UTCDateTime, nullable=False),
-        sa.Column("expires_at", UTCDateTime, nullable=False),
+        sa.Column("created_at", UTC_DATETIME, nullable=False),
+        sa.Column("expires_at", UTC_DATETIME, nullable=False),
         sa.ForeignKeyConstraint(
             ["owner_id"],
             ["users.id"],

@@ -1,8 +1,8 @@
 """Index new todos for search when a search needs them, not on every insert.
 
 The FTS5 insert trigger was the largest single cost of `POST /todos` (~40-70 µs of SQLite
-work per todo). A new todo's id now goes into `todos_fts_pending` instead (~20 µs), and
-`repository.todos.index_pending_search` moves the pending todos into `todos_fts` in the write
+work per todo). A new todo's id now goes into `todos_fts_pending` instead (~20 µs), and the
+running code (repository/search_index.py) moves the pending todos into `todos_fts` in the write
 transaction before any query that searches: search results stay exact.
 
 Indexing in bulk is also far cheaper: ~1.5 µs a todo from the queue against 17-35 µs at
@@ -16,8 +16,6 @@ Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-28
 """
-
-import importlib
 
 from alembic import op
 
@@ -68,13 +66,23 @@ SQLITE_SEARCH_ON_DEMAND = [
     END""",
 ]
 
-# Back to migration 0002's triggers, which index every change at once.
+# Back to migration 0002's triggers, which index every change at once (copied: migrations import
+# nothing, not even each other).
 _AT_ONCE_TRIGGERS = [
-    statement
-    for statement in importlib.import_module(
-        "todo_api.migrations.versions.0002_lists_tags_due_versions"
-    ).SQLITE_FTS
-    if statement.startswith("CREATE TRIGGER")
+    """CREATE TRIGGER todos_fts_insert AFTER INSERT ON todos BEGIN
+        INSERT INTO todos_fts(rowid, title, description)
+        VALUES (new.id, new.title, coalesce(new.description, ''));
+    END""",
+    """CREATE TRIGGER todos_fts_delete AFTER DELETE ON todos BEGIN
+        INSERT INTO todos_fts(todos_fts, rowid, title, description)
+        VALUES ('delete', old.id, old.title, coalesce(old.description, ''));
+    END""",
+    """CREATE TRIGGER todos_fts_update AFTER UPDATE OF title, description ON todos BEGIN
+        INSERT INTO todos_fts(todos_fts, rowid, title, description)
+        VALUES ('delete', old.id, old.title, coalesce(old.description, ''));
+        INSERT INTO todos_fts(rowid, title, description)
+        VALUES (new.id, new.title, coalesce(new.description, ''));
+    END""",
 ]
 SQLITE_SEARCH_AT_ONCE = [
     INDEX_PENDING,
