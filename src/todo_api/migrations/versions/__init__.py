@@ -1,0 +1,1 @@
+"""One module per revision, frozen once released: each imports nothing of the running code."""
