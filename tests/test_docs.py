@@ -51,3 +51,13 @@ def test_the_readme_example_todo_is_what_the_server_answers(client: TestClient) 
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", example.pop(server_time))
         answer.pop(server_time)
     assert answer == example
+
+
+def test_every_module_is_on_the_architecture_map() -> None:
+    """lint-imports makes each module take a layer; this keeps docs/architecture.md in step."""
+    architecture = (PROJECT_ROOT / "docs" / "architecture.md").read_text()
+    package = PROJECT_ROOT / "src" / "todo_api"
+    names = {path.stem for path in package.glob("*.py") if path.stem != "__init__"}
+    names |= {path.name for path in package.iterdir() if (path / "__init__.py").exists()}
+    for name in sorted(names):
+        assert f"`{name}" in architecture, name
