@@ -2,7 +2,7 @@
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal, NamedTuple
 
@@ -217,7 +217,7 @@ class TodoCriteria:
 
     list_id: int | None = None
     completed: bool | None = None
-    tag: tuple[str, ...] = field(default=())  # a todo must carry every one (any case)
+    tag: tuple[str, ...] = ()  # a todo must carry every one (any case)
     priority_min: int | None = None
     due_before: dt.datetime | None = None
     due_after: dt.datetime | None = None
