@@ -20,6 +20,7 @@ from todo_api.migrate import upgrade_to_head
 from todo_api.performance.fast_lane import FastLane
 from todo_api.problems import install_error_handlers
 from todo_api.routes import debug, health, import_export, lists, tags, todos
+from todo_api.worker_process import exit_with_parent
 
 EXPOSED_HEADERS = [
     "Content-Disposition",
@@ -37,6 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        exit_with_parent()
         database = Database(settings.database_url)
         # Idempotent and serialized by the database's write lock: safe with several workers.
         upgrade_to_head(database.engine)

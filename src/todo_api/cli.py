@@ -37,6 +37,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     from todo_api.app import create_app
     from todo_api.db import prepare_database_location
+    from todo_api.db_faults import check_usable
     from todo_api.logs import logging_config
 
     updates = {
@@ -48,7 +49,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     # Uvicorn drains requests on SIGTERM, then re-raises the signal to the previous handler:
     # make that handler a clean exit, so a stop (docker stop, Kubernetes) reports status 0.
     signal.signal(signal.SIGTERM, _exit_cleanly)
-    prepare_database_location(settings.database_url)  # a clear message, not a startup traceback
+    # One clear line for an unusable database, not a traceback from the first worker's start-up.
+    prepare_database_location(settings.database_url)
+    check_usable(settings.database_url)
     # Several processes (or reload) need an import string: each worker builds its own app,
     # reading the same TODO_* environment; one process can take the app object directly.
     single = settings.workers == 1 and not args.reload
@@ -75,8 +78,10 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
 def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
     from todo_api.db import create_engine
+    from todo_api.db_faults import check_usable
     from todo_api.migrate import head_revision, upgrade_to_head
 
+    check_usable(settings.database_url)
     engine = create_engine(settings.database_url)
     try:
         upgrade_to_head(engine)
@@ -294,11 +299,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValidationError, ValueError) as error:
         print(f"todo-api: invalid configuration:\n{error}", file=sys.stderr)
         return EXIT_USAGE
-    from todo_api.db import DatabaseLocationError
+    from todo_api.db_faults import DatabaseUnusable
 
     try:
         result: int = args.run(settings, args)
-    except DatabaseLocationError as error:
+    except DatabaseUnusable as error:
         print(f"todo-api: {error}", file=sys.stderr)
         return 1
     return result

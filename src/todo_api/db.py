@@ -13,14 +13,20 @@ import asyncio
 import os
 import sqlite3
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
-from todo_api.errors import DatabaseBusy
+from todo_api.db_faults import (
+    MIN_FREE_BYTES,
+    DatabaseFile,
+    DatabaseUnusable,
+    sqlite_path,
+    translated,
+)
+from todo_api.errors import AppError
 from todo_api.performance.group_commit import GroupCommit
 
 T = TypeVar("T")
@@ -33,13 +39,7 @@ READ_BUSY_TIMEOUT_MS = 50
 _BEGIN_OPTION = "todo_begin"  # execution option naming the BEGIN statement of the next transaction
 
 
-def sqlite_path(database_url: str) -> Path | None:
-    """The file behind an SQLite URL, or None for an in-memory database."""
-    path = sa.make_url(database_url).database
-    return Path(path) if path and path != ":memory:" else None
-
-
-class DatabaseLocationError(Exception):
+class DatabaseLocationError(DatabaseUnusable):
     """The database file's directory cannot be created or written (a volume's ownership, say)."""
 
 
@@ -103,8 +103,11 @@ class Database:
     def __init__(self, database_url: str) -> None:
         self.url = database_url
         self.engine = create_engine(database_url)
+        self.file = DatabaseFile(database_url)
         self._connection: Connection | None = None
-        self._group_commit = GroupCommit(self.engine.connect)
+        self._group_commit = GroupCommit(self.engine.connect, check=self.file.check)
+        self._connect()  # creates the file if it is new, so its identity can be noted
+        self.file.remember()
 
     def _connect(self) -> Connection:
         if self._connection is None or self._connection.closed:
@@ -120,9 +123,24 @@ class Database:
         try:
             return work(connection)
         except sa.exc.OperationalError as error:
-            raise busy_or(error) from error
+            raise translated(error) from error
         finally:
             connection.rollback()  # ends SQLAlchemy's bookkeeping; no BEGIN was sent
+
+    async def not_ready_because(self, migrated: UnitOfWork[bool]) -> str | None:
+        """Why the service should get no traffic now, or None when it is ready."""
+        try:
+            self.file.check()
+            if not await self.read(migrated):
+                return "Database migrations are not applied."
+        except AppError as error:
+            return error.detail
+        except Exception as error:  # any database failure means "not ready", never a 500
+            return f"Database unavailable: {type(error).__name__}."
+        free = self.file.free_bytes()
+        if free is not None and free < MIN_FREE_BYTES:
+            return f"The disk holding the database is full ({free} bytes free)."
+        return None
 
     async def read_off_loop(self, work: UnitOfWork[T]) -> T:
         """Run a long read-only unit (an export) on a worker thread, in one snapshot."""
@@ -135,7 +153,7 @@ class Database:
             try:
                 return work(connection)
             except sa.exc.OperationalError as error:
-                raise busy_or(error) from error
+                raise translated(error) from error
             finally:
                 connection.rollback()  # the driver is in the BEGIN above: this ends it
 
@@ -148,9 +166,9 @@ class Database:
         try:
             return await self._group_commit.submit(work)
         except sa.exc.OperationalError as error:
-            raise busy_or(error) from error
+            raise translated(error) from error
         except sqlite3.OperationalError as error:  # from a driver statement
-            raise busy_or(error) from error
+            raise translated(error) from error
 
     def close(self) -> None:
         self._group_commit.close()
@@ -158,11 +176,3 @@ class Database:
             self._connection.close()
             self._connection = None
         self.engine.dispose()
-
-
-def busy_or(error: Exception) -> Exception:
-    """DatabaseBusy (503, retry) when SQLite gave up waiting for a lock; else the error itself."""
-    message = str(getattr(error, "orig", None) or error)
-    if "database is locked" in message or "database is busy" in message:
-        return DatabaseBusy()
-    return error

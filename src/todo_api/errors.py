@@ -84,6 +84,28 @@ class DatabaseBusy(AppError):
         return {"Retry-After": str(self.RETRY_AFTER_SECONDS)}
 
 
+class StorageFull(AppError):
+    """The disk holding the database is full: the write was rolled back whole."""
+
+    status = HTTPStatus.INSUFFICIENT_STORAGE
+    slug = "storage-full"
+    title = "Storage full"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The disk holding the database is full; nothing was changed. Retry once an "
+            "operator has freed space."
+        )
+
+
+class DatabaseFileReplaced(AppError):
+    """The database file was deleted or replaced under the running service."""
+
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+    slug = "database-file-replaced"
+    title = "Database file replaced"
+
+
 class InvalidField(AppError):
     """A body field that parsed but refers to something that does not exist (a list id, say)."""
 

@@ -48,9 +48,13 @@ class _Unit:
 class GroupCommit:
     """Runs write units on one writer thread, each batch of waiting units in one transaction."""
 
-    def __init__(self, connect: Callable[[], Connection]) -> None:
-        """`connect` opens the writer's connection (called on the writer thread)."""
+    def __init__(
+        self, connect: Callable[[], Connection], *, check: Callable[[], None] = lambda: None
+    ) -> None:
+        """`connect` opens the writer's connection (on the writer thread); `check` runs before
+        each batch, and whatever it raises fails the batch before anything is written."""
         self._connect = connect
+        self._check = check
         self._submitted: list[_Unit] = []  # this loop turn's units, not yet queued
         self._queue: queue.SimpleQueue[list[_Unit] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -93,9 +97,16 @@ class GroupCommit:
             while True:
                 batch, stopping = self._next_batch()
                 if batch:
-                    if connection is None or connection.closed:
-                        connection = self._connect()
-                    self._commit(connection, batch)
+                    try:
+                        if connection is None or connection.closed:
+                            connection = self._connect()
+                    except Exception as error:
+                        # Opening can fail (a locked or unreadable file): the batch fails, and
+                        # the thread lives on to try again for the next one, instead of
+                        # leaving every caller waiting.
+                        _settle_all([(unit, None, error) for unit in batch])
+                    else:
+                        self._commit(connection, batch)
                 if stopping:
                     return
         finally:
@@ -124,6 +135,7 @@ class GroupCommit:
             return
         outcomes: list[tuple[_Unit, Any, BaseException | None]] = []
         try:
+            self._check()
             driver = connection.connection.driver_connection
             assert driver is not None
             # Taken here, not by SQLAlchemy's autobegin: a unit may run only driver statements.

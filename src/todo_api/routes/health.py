@@ -36,11 +36,9 @@ async def health() -> Health:
 
 @router.get("/ready", response_model=Health, responses={503: {"description": "Not ready"}})
 async def ready(request: Request) -> Response | Health:
-    """Readiness: the database answers and has every migration applied."""
-    try:
-        migrated = await database_of(request).read(is_at_head)
-    except Exception as error:  # any database failure means "not ready", never a 500
-        return problem_response(503, detail=f"Database unavailable: {type(error).__name__}.")
-    if not migrated:
-        return problem_response(503, detail="Database migrations are not applied.")
+    """Readiness: the database answers, is the file the service opened, has every migration
+    applied and room to write."""
+    reason = await database_of(request).not_ready_because(is_at_head)
+    if reason is not None:
+        return problem_response(503, detail=reason)
     return Health(status="ready")

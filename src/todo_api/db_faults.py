@@ -1,0 +1,126 @@
+"""What can go wrong with the SQLite file, detected and named so that each gets a clear answer.
+
+- At start-up: a file that is not a database, is read-only, or cannot be opened stops `serve`
+  and `migrate` with one line saying so (`check_usable`), never a traceback.
+- While serving: a lock held too long by another process (503, retry), a full disk (507), and
+  the file deleted or replaced under the running process (503 until restart: SQLite would go on
+  writing into the unlinked file, and those writes would vanish at the next start).
+"""
+
+import logging
+import os
+import shutil
+import sqlite3
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from todo_api.errors import DatabaseBusy, DatabaseFileReplaced, StorageFull
+from todo_api.logs import LOGGER_NAME
+
+# Below this much free space beside the database, /ready says the disk is full: a write needs
+# room for its pages in the WAL, and a checkpoint room to copy them.
+MIN_FREE_BYTES = 1024 * 1024
+
+error_logger = logging.getLogger(f"{LOGGER_NAME}.error")
+
+
+class DatabaseUnusable(Exception):
+    """The database cannot be used at all; the message says why in one line for an operator."""
+
+
+def translated(error: Exception) -> Exception:
+    """The AppError a driver failure means for a client, or the error itself when unexpected."""
+    message = str(getattr(error, "orig", None) or error)
+    if "database is locked" in message or "database is busy" in message:
+        return DatabaseBusy()
+    if "database or disk is full" in message:
+        return StorageFull()
+    return error
+
+
+def check_usable(database_url: str) -> None:
+    """Open the database and take its write lock once; DatabaseUnusable says what is wrong."""
+    path = sqlite_path(database_url)
+    if path is None:
+        return
+    if path.is_dir():
+        raise DatabaseUnusable(f"{path} is a directory, not a database file")
+    try:
+        connection = sqlite3.connect(path, isolation_level=None)
+    except sqlite3.Error as error:
+        raise DatabaseUnusable(f"cannot open {path}: {error}") from None
+    try:
+        version = connection.execute("PRAGMA user_version").fetchone()[0]  # reads the header
+        # A write that changes nothing: in WAL mode only a real write finds a read-only file.
+        connection.execute("BEGIN IMMEDIATE")
+        connection.execute(f"PRAGMA user_version = {int(version)}")
+        connection.execute("ROLLBACK")
+    except sqlite3.Error as error:
+        raise DatabaseUnusable(_start_up_message(path, str(error))) from None
+    finally:
+        connection.close()
+
+
+def _start_up_message(path: Path, message: str) -> str:
+    if "not a database" in message or "malformed" in message:
+        return (
+            f"{path} is not a usable SQLite database ({message}); restore it from a backup or "
+            "point TODO_DATABASE_URL at another file"
+        )
+    if "readonly" in message or "read-only" in message:
+        return (
+            f"{path} is read-only for uid {os.getuid()}; todo-api must write to it (and to its "
+            "-wal and -shm files): fix the file's permissions or the volume's mount options"
+        )
+    if "locked" in message:
+        return f"{path} is locked by another process that did not let go; is one stuck?"
+    return f"cannot use {path}: {message}"
+
+
+def sqlite_path(database_url: str) -> Path | None:
+    """The file behind an SQLite URL, or None for an in-memory database."""
+    path = sa.make_url(database_url).database
+    return Path(path) if path and path != ":memory:" else None
+
+
+class DatabaseFile:
+    """The file the process opened, so that a deleted or replaced file is noticed."""
+
+    def __init__(self, database_url: str) -> None:
+        self.path = sqlite_path(database_url)
+        self._identity: tuple[int, int] | None = None
+        self._reported = False
+
+    def remember(self) -> None:
+        """Note which file is open now (call once it exists: after the first connection)."""
+        if self.path is not None:
+            status = os.stat(self.path)
+            self._identity = (status.st_dev, status.st_ino)
+
+    def check(self) -> None:
+        """Raise DatabaseFileReplaced when the path no longer names the file that is open."""
+        if self.path is None or self._identity is None:
+            return
+        try:
+            status = os.stat(self.path)
+        except FileNotFoundError:
+            self._replaced("deleted")
+        else:
+            if (status.st_dev, status.st_ino) != self._identity:
+                self._replaced("replaced by another file")
+
+    def free_bytes(self) -> int | None:
+        """Free space on the database's file system (None for an in-memory database)."""
+        return None if self.path is None else shutil.disk_usage(self.path.parent).free
+
+    def _replaced(self, what: str) -> None:
+        if not self._reported:
+            self._reported = True
+            error_logger.critical(
+                "the database file %s was %s while the service ran; writes are refused and "
+                "/ready answers 503 until the service restarts with the right file",
+                self.path,
+                what,
+            )
+        raise DatabaseFileReplaced(f"The database file was {what}; nothing was changed.")
