@@ -77,10 +77,11 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
-    from todo_api.db import create_engine
+    from todo_api.db import create_engine, prepare_database_location
     from todo_api.db_faults import check_usable
     from todo_api.migrate import head_revision, upgrade_to_head
 
+    prepare_database_location(settings.database_url)
     check_usable(settings.database_url)
     engine = create_engine(settings.database_url)
     try:
