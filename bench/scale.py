@@ -28,7 +28,7 @@ from sqlalchemy import event
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection, Engine
 
-from todo_api.app import create_app
+from todo_api.app import create_served_app
 from todo_api.config import Settings
 from todo_api.db import create_engine
 from todo_api.migrate import head_revision, upgrade_to_head
@@ -464,7 +464,7 @@ def scale_check(
         clients = {}
         for size, path in paths.items():
             settings = Settings(database_url=f"sqlite:///{path}", access_log=False)
-            clients[size] = stack.enter_context(TestClient(create_app(settings)))
+            clients[size] = stack.enter_context(TestClient(create_served_app(settings)))
         results = [QueryResult(query) for query in measured_queries()]
         for result in results:
             for size, path in paths.items():

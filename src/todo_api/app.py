@@ -1,6 +1,5 @@
 """The application factory. Nothing happens at import time; the lifespan opens the database."""
 
-import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -18,6 +17,7 @@ from todo_api.middleware import (
 )
 from todo_api.migrate import upgrade_to_head
 from todo_api.performance.fast_lane import FastLane
+from todo_api.performance.gc_freeze import freeze_after_startup
 from todo_api.problems import install_error_handlers
 from todo_api.routes import debug, health, import_export, lists, tags, todos
 from todo_api.worker_process import exit_with_parent
@@ -42,16 +42,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         database = Database(settings.database_url)
         # Idempotent and serialized by the database's write lock: safe with several workers.
         upgrade_to_head(database.engine)
-        # Everything built so far lives as long as the process; exempting it from the cyclic
-        # garbage collector's scans saved 5-10% of a POST, noisily (docs/performance.md).
-        # Start-up garbage is collected first, and shutdown unfreezes, so nothing is kept
-        # past the app (tests start many).
-        gc.collect()
-        gc.freeze()
         try:
             yield {"database": database}  # becomes request.state.database
         finally:
-            gc.unfreeze()
             database.close()
 
     routers = [health.router, todos.router, lists.router, tags.router, import_export.router]
@@ -86,3 +79,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     app.add_middleware(RequestContextMiddleware, access_log=settings.access_log)
     return app
+
+
+def create_served_app(settings: Settings | None = None) -> FastAPI:
+    """The app as `todo-api serve` runs it: `create_app`, plus freezing what start-up built
+    (performance/gc_freeze.py). Uvicorn's workers call this factory, each in its process."""
+    return freeze_after_startup(create_app(settings))

@@ -26,6 +26,7 @@ EXIT_INVALID_DOCUMENT = 1
 STANDARD_STREAM = "-"
 CALENDAR_EXTENSIONS = (".ics", ".ical", ".icalendar")
 READ_CHUNK_BYTES = 1024 * 1024
+SERVED_APP_FACTORY = "todo_api.app:create_served_app"  # what each of several workers calls
 
 
 def _exit_cleanly(_signum: int, _frame: FrameType | None) -> None:
@@ -35,7 +36,7 @@ def _exit_cleanly(_signum: int, _frame: FrameType | None) -> None:
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
-    from todo_api.app import create_app
+    from todo_api.app import create_served_app
     from todo_api.db import prepare_database_location
     from todo_api.db_faults import check_usable
     from todo_api.logs import logging_config
@@ -56,7 +57,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     # reading the same TODO_* environment; one process can take the app object directly.
     single = settings.workers == 1 and not args.reload
     uvicorn.run(
-        create_app(settings) if single else "todo_api.app:create_app",
+        create_served_app(settings) if single else SERVED_APP_FACTORY,
         factory=not single,
         host=settings.host,
         port=settings.port,

@@ -32,6 +32,10 @@ def alembic_config(engine: Engine | None = None) -> Config:
 
 def upgrade_to_head(engine: Engine) -> None:
     """Apply every pending migration. Concurrent callers queue on the database's write lock."""
+    with engine.connect() as connection:
+        if is_at_head(connection):
+            # The usual start: one read, instead of Alembic's environment and a write lock.
+            return
     command.upgrade(alembic_config(engine), "head")
 
 
