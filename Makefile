@@ -6,10 +6,10 @@ RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint format bench lock migrate clean
+.PHONY: help run test test-fast lint format bench lock migrate clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
 
 $(BIN)/python:
 	$(PYTHON) scripts/bootstrap-venv $(VENV)
@@ -31,6 +31,9 @@ migrate: $(RUNTIME_STAMP) ## apply database migrations and exit
 
 test: $(DEV_STAMP) ## run the whole test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: $(DEV_STAMP) ## the suite without the container, browser and slow tests
+	$(BIN)/python -m pytest -m "not container and not browser and not slow" $(PYTEST_ARGS)
 
 lint: $(DEV_STAMP) ## ruff, formatting, mypy --strict and the import layers (docs/architecture.md)
 	$(BIN)/ruff check .

@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -25,11 +26,30 @@ def strict_mode() -> bool:
     return os.environ.get("TODO_TEST_STRICT") == "1"
 
 
+def current_test() -> str:
+    """The node id of the test running now (pytest's PYTEST_CURRENT_TEST, minus the phase)."""
+    running = os.environ.get("PYTEST_CURRENT_TEST", "")
+    return running.rpartition(" (")[0] or running or "outside a test"
+
+
 def missing_part(reason: str) -> NoReturn:
-    """Skip with `reason` on a bare laptop; fail in strict mode."""
+    """Skip with `reason` on a bare laptop; fail in strict mode.
+
+    The message names the test: pytest reports a skip at the line that raised it, which for a
+    shared helper is this one, not the test that lacked the part.
+    """
     if strict_mode():
-        pytest.fail(f"strict mode: {reason}")
-    pytest.skip(reason)
+        pytest.fail(f"strict mode: {current_test()}: {reason}")
+    pytest.skip(f"{current_test()}: {reason}")
+
+
+def migrated_copy(template: Path, destination: Path) -> str:
+    """Copy the migrated `template` database (conftest's `migrated_template`) to `destination`
+    and return its URL: a test's own database at head for ~1 ms instead of ~0.2 s of migrating."""
+    if template.with_name(f"{template.name}-wal").exists():
+        raise AssertionError(f"{template} has a WAL file: a plain copy would miss its pages")
+    shutil.copyfile(template, destination)
+    return f"sqlite:///{destination}"
 
 
 def free_port() -> int:

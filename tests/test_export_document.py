@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from support import migrated_copy
 from support import post_created as post
 from todo_api import export_document
 from todo_api.app import create_app
@@ -23,8 +24,10 @@ from todo_api.tables import LOCAL_USER_ID, lists, todos, users
 IGNORED = {"id", "url", "list_id"}  # ids differ between instances; the list is compared by name
 
 
-def fresh_client(path: Path, **options: Any) -> TestClient:
-    return TestClient(create_app(Settings(database_url=f"sqlite:///{path}", **options)))
+def fresh_client(template: Path, path: Path, **options: Any) -> TestClient:
+    """A client of a new instance on its own copy of the migrated `template` database."""
+    database_url = migrated_copy(template, path)
+    return TestClient(create_app(Settings(database_url=database_url, **options)))
 
 
 def rich_dataset(client: TestClient) -> None:
@@ -292,8 +295,8 @@ def test_media_type_parameters_are_ignored(client: TestClient) -> None:
     assert response.json() == {"lists": 0, "todos": 1}
 
 
-def test_the_body_limit_applies(tmp_path: Path) -> None:
-    with fresh_client(tmp_path / "small.db", max_body_bytes=200) as client:
+def test_the_body_limit_applies(migrated_template: Path, tmp_path: Path) -> None:
+    with fresh_client(migrated_template, tmp_path / "small.db", max_body_bytes=200) as client:
         response = client.post("/import", json=document(*[{"title": "t" * 50}] * 10))
         assert response.status_code == 413
         assert client.get("/todos").json() == []
@@ -446,7 +449,9 @@ def _same_moment(given: str | None, exported: str | None, *, same_offset: bool) 
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 def test_any_valid_document_round_trips(
-    tmp_path_factory: pytest.TempPathFactory, todo_items: list[dict[str, Any]]
+    tmp_path_factory: pytest.TempPathFactory,
+    migrated_template: Path,
+    todo_items: list[dict[str, Any]],
 ) -> None:
     body = document(
         *todo_items,
@@ -456,7 +461,7 @@ def test_any_valid_document_round_trips(
         ],
     )
     database = tmp_path_factory.mktemp("roundtrip") / "todo.db"
-    with fresh_client(database) as client:
+    with fresh_client(migrated_template, database) as client:
         response = client.post("/import", json=body)
         assert response.status_code == 200, response.text
         exported = client.get("/export").json()["todos"]

@@ -1,6 +1,7 @@
 """Keyset pagination: every todo exactly once, stable under inserts, cursors bound to queries."""
 
 import base64
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -9,6 +10,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from support import migrated_copy
 from todo_api.app import create_app
 from todo_api.config import Settings
 
@@ -43,12 +45,13 @@ def create_many(client: TestClient, count: int, **fields: Any) -> list[int]:
 )
 def test_walking_pages_returns_every_todo_once(
     tmp_path_factory: pytest.TempPathFactory,
+    migrated_template: Path,
     count: int,
     limit: int,
     inserts_between_pages: int,
 ) -> None:
-    database = tmp_path_factory.mktemp("walk") / "todo.db"
-    with TestClient(create_app(Settings(database_url=f"sqlite:///{database}"))) as client:
+    database_url = migrated_copy(migrated_template, tmp_path_factory.mktemp("walk") / "todo.db")
+    with TestClient(create_app(Settings(database_url=database_url))) as client:
         ids = create_many(client, count)
 
         def insert() -> None:

@@ -3,6 +3,7 @@
 import dataclasses
 import datetime as dt
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from support import migrated_copy
 from todo_api.app import create_app
 from todo_api.config import Settings
 from todo_api.repository.todos import SORTS, TodoCriteria
@@ -181,13 +183,14 @@ field_values = st.fixed_dictionaries(
 )
 def test_every_sort_pages_through_every_todo_once(
     tmp_path_factory: pytest.TempPathFactory,
+    migrated_template: Path,
     todos: list[dict[str, Any]],
     sort: str,
     limit: int,
     inserts: list[dict[str, Any]],
 ) -> None:
-    database = tmp_path_factory.mktemp("sorts") / "todo.db"
-    with TestClient(create_app(Settings(database_url=f"sqlite:///{database}"))) as client:
+    database_url = migrated_copy(migrated_template, tmp_path_factory.mktemp("sorts") / "todo.db")
+    with TestClient(create_app(Settings(database_url=database_url))) as client:
         existing = {create(client, **fields)["id"] for fields in todos}
         expected_order = ids(client, sort=sort, limit=200)
 
@@ -240,30 +243,6 @@ def test_forged_cursor_keys_out_of_range_are_422(client: TestClient, sort: str, 
     response = client.get("/todos", params={"sort": sort, "cursor": cursor})
     assert response.status_code == 422, response.text
     assert response.json()["errors"][0]["loc"] == ["query", "cursor"]
-
-
-def test_a_cached_statement_never_answers_for_another() -> None:
-    """Statement ids are reused after garbage collection: the cache must notice."""
-    import sqlalchemy as sa
-
-    from todo_api.db import create_engine
-    from todo_api.performance import driver_statements
-    from todo_api.tables import todos
-
-    engine = create_engine("sqlite://")
-    with engine.connect() as connection:
-        connection.exec_driver_sql("CREATE TABLE todos (id INTEGER PRIMARY KEY, title TEXT)")
-        connection.exec_driver_sql("INSERT INTO todos (id, title) VALUES (1, 'a'), (2, 'b')")
-        first = sa.select(todos.c.title).where(todos.c.id == 1)
-        second = sa.select(todos.c.title).where(todos.c.id == 2)
-        assert driver_statements.fetch(connection, first, {}) == [["a"]]
-        # What an id reused by a new statement looks like to the cache: a stale entry.
-        key = (id(second), connection.dialect.name, None)
-        driver_statements._driver_queries[key] = driver_statements._driver_queries[
-            (id(first), connection.dialect.name, None)
-        ]
-        assert driver_statements.fetch(connection, second, {}) == [["b"]]
-    engine.dispose()
 
 
 def test_every_query_filter_reaches_the_repository() -> None:
