@@ -17,6 +17,8 @@ from typing import Any, NoReturn
 import httpx2 as httpx
 import pytest
 
+from todo_api.cli import build_parser
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 STARTUP_TIMEOUT_SECONDS = 20.0
 
@@ -50,6 +52,15 @@ def migrated_copy(template: Path, destination: Path) -> str:
         raise AssertionError(f"{template} has a WAL file: a plain copy would miss its pages")
     shutil.copyfile(template, destination)
     return f"sqlite:///{destination}"
+
+
+def cli_commands() -> list[str]:
+    """The subcommands the `todo-api` parser knows, sorted."""
+    subparsers = build_parser()._subparsers
+    assert subparsers is not None
+    choices = subparsers._group_actions[0].choices
+    assert choices is not None
+    return sorted(choices)
 
 
 def free_port() -> int:

@@ -9,11 +9,18 @@ from pathlib import Path
 import httpx2 as httpx
 import pytest
 
-from support import PROJECT_ROOT, free_port, running_server, todo_api_command, todo_api_server
+from support import (
+    PROJECT_ROOT,
+    cli_commands,
+    free_port,
+    running_server,
+    todo_api_command,
+    todo_api_server,
+)
 from todo_api import __version__
-from todo_api.cli import build_parser
 from todo_api.migrate import head_revision
 
+pytestmark = pytest.mark.slow  # each test but the parser's runs the command as a process
 COMMANDS = ["serve", "migrate", "healthcheck", "export", "import"]
 
 
@@ -42,8 +49,7 @@ def test_every_command_has_help(command: str) -> None:
 
 
 def test_parser_knows_exactly_the_documented_commands() -> None:
-    subcommands = build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
-    assert sorted(subcommands) == sorted(COMMANDS)
+    assert cli_commands() == sorted(COMMANDS)
 
 
 def test_invalid_configuration_exits_2_with_a_message() -> None:
@@ -69,7 +75,6 @@ def test_healthcheck_fails_when_nothing_listens() -> None:
     assert "unhealthy" in result.stderr
 
 
-@pytest.mark.slow
 def test_serve_answers_and_healthcheck_passes(tmp_path: Path) -> None:
     port = free_port()
     env = {
@@ -90,7 +95,6 @@ def test_serve_answers_and_healthcheck_passes(tmp_path: Path) -> None:
     assert post["request_id"] and post["duration_ms"] >= 0
 
 
-@pytest.mark.slow
 def test_python_dash_m_serve_with_several_workers(tmp_path: Path) -> None:
     with todo_api_server(tmp_path, workers="2") as server:
         url = f"{server.base_url}/todos"
@@ -99,7 +103,6 @@ def test_python_dash_m_serve_with_several_workers(tmp_path: Path) -> None:
         assert server.stop() == 0
 
 
-@pytest.mark.slow
 def test_tutorial_path_python_app_py(tmp_path: Path) -> None:
     """`python app.py` from a checkout serves on 0.0.0.0:$TODO_PORT without installing."""
     port = free_port()
@@ -127,7 +130,6 @@ def test_unwritable_database_directory_is_a_clear_error(tmp_path: Path, command:
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(("trusted", "scheme"), [("", "http"), ("127.0.0.1", "https")])
 def test_forwarded_proto_is_honoured_only_from_trusted_proxies(
     tmp_path: Path, trusted: str, scheme: str

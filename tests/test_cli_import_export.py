@@ -12,6 +12,8 @@ from support import todo_api_command
 from todo_api.app import create_app
 from todo_api.config import Settings
 
+pytestmark = pytest.mark.slow  # every test here runs the command as a process
+
 
 def run(
     database: Path, *args: str, stdin: bytes | None = None

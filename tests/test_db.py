@@ -2,6 +2,7 @@
 
 import datetime as dt
 import multiprocessing
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -22,9 +23,9 @@ WRITES_PER_PROCESS = 150
 def test_connections_use_wal_foreign_keys_and_busy_timeout(database_url: str) -> None:
     engine = create_engine(database_url)
     with engine.connect() as connection:
-        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
-        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar_one() >= 5000
     engine.dispose()
 
 
@@ -65,9 +66,10 @@ def _write_many(database_url: str, writer: int) -> None:
 
     async def writes() -> None:
         for n in range(WRITES_PER_PROCESS):
+            fields = {"title": f"w{writer}-{n}"}
             await database.write(
-                lambda connection, n=n: repository.todos.create_todo(
-                    connection, LOCAL_USER_ID, {"title": f"w{writer}-{n}"}, now
+                partial(
+                    repository.todos.create_todo, owner_id=LOCAL_USER_ID, fields=fields, now=now
                 )
             )
 

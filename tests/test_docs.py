@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from support import PROJECT_ROOT
+from support import PROJECT_ROOT, cli_commands
 from todo_api.app import create_app
-from todo_api.cli import build_parser
 from todo_api.config import ENV_PREFIX, Settings
 
 README = (PROJECT_ROOT / "README.md").read_text()
@@ -28,8 +27,7 @@ def test_every_setting_is_in_the_readme_table(name: str) -> None:
 
 
 def test_every_command_is_in_the_readme() -> None:
-    commands = build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
-    for command in commands:
+    for command in cli_commands():
         assert f"`todo-api {command}" in README, command
 
 

@@ -286,7 +286,7 @@ def test_concurrent_duplicates_create_once(tmp_path: Path) -> None:
 def test_a_malformed_key_is_a_400_problem(
     client: TestClient, engine: sa.Engine, value: bytes
 ) -> None:
-    response = client.post("/todos", json={"title": "x"}, headers={"Idempotency-Key": value})
+    response = client.post("/todos", json={"title": "x"}, headers={b"Idempotency-Key": value})
     body = assert_problem(response, 400, "invalid-idempotency-key")
     assert body["errors"][0]["loc"] == ["header", "Idempotency-Key"]
     assert "Idempotency-Key" in body["detail"]

@@ -44,6 +44,6 @@ def test_console_line_is_readable() -> None:
 
 def test_logging_config_is_valid_for_both_formats() -> None:
     for log_format in ("json", "console"):
-        config = logging_config("info", log_format)  # type: ignore[arg-type]
+        config = logging_config("info", log_format)
         logging.config.dictConfig(config)
     logging.config.dictConfig({"version": 1, "disable_existing_loggers": False})

@@ -24,7 +24,7 @@ def test_incoming_request_id_is_kept(client: TestClient) -> None:
 
 @pytest.mark.parametrize("unsafe", ["has space", "x" * 129, "line\tbreak", "ümlaut"])
 def test_unsafe_request_id_is_replaced(client: TestClient, unsafe: str) -> None:
-    response = client.get("/health", headers={"X-Request-ID": unsafe.encode("utf-8")})
+    response = client.get("/health", headers={b"X-Request-ID": unsafe.encode("utf-8")})
     assert response.headers["x-request-id"] != unsafe
     assert len(response.headers["x-request-id"]) == 32
 

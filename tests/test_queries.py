@@ -247,7 +247,7 @@ def test_forged_cursor_keys_out_of_range_are_422(client: TestClient, sort: str, 
     from todo_api.pagination import CURSOR_VERSION, query_fingerprint
     from todo_api.schemas import TodoPageQuery
 
-    query = TodoPageQuery(sort=sort)  # type: ignore[arg-type]
+    query = TodoPageQuery(sort=sort)
     fingerprint = query_fingerprint(1, query.model_dump(mode="json", exclude={"limit", "cursor"}))
     payload = orjson.dumps([CURSOR_VERSION, key, 5, fingerprint])
     cursor = base64.urlsafe_b64encode(payload).rstrip(b"=").decode()

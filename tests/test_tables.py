@@ -2,6 +2,7 @@
 
 import datetime as dt
 
+import sqlalchemy as sa
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy.dialects import sqlite
@@ -22,23 +23,35 @@ _MOMENTS = st.datetimes(
 def _sqlalchemy_text(value: dt.datetime) -> str:
     """What the generic path writes: our UTC conversion, then SQLite DATETIME's own format."""
     as_utc = UTCDateTime().process_bind_param(value, _DIALECT)
-    text: str = sqlite.DATETIME().bind_processor(_DIALECT)(as_utc)
+    process = sa.DateTime().dialect_impl(_DIALECT).bind_processor(_DIALECT)
+    assert process is not None
+    text: str = process(as_utc)
     return text
+
+
+def _store(value: dt.datetime | None) -> str | None:
+    process = UTCDateTime().bind_processor(_DIALECT)
+    assert process is not None
+    return process(value)
+
+
+def _read(text: str | None) -> dt.datetime | None:
+    process = UTCDateTime().result_processor(_DIALECT, None)
+    assert process is not None
+    return process(text)
 
 
 @given(_MOMENTS)
 def test_stored_text_is_what_sqlalchemy_writes_and_reads_back_as_the_same_moment(
     value: dt.datetime,
 ) -> None:
-    column_type = UTCDateTime()
-    stored = column_type.bind_processor(_DIALECT)(value)
-    read = column_type.result_processor(_DIALECT, None)(stored)
+    stored = _store(value)
+    read = _read(stored)
 
     assert stored == _sqlalchemy_text(value)
     assert read == (value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC))
-    assert read.tzinfo is dt.UTC
+    assert read is not None and read.tzinfo is dt.UTC
 
 
 def test_none_stays_none() -> None:
-    column_type = UTCDateTime()
-    assert column_type.bind_processor(_DIALECT)(None) is None
+    assert _store(None) is None
