@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from support import todo_api_command
+from support import migrated_copy, todo_api_command
 from todo_api.app import create_app
 from todo_api.config import Settings
 
@@ -32,7 +32,9 @@ def client_of(database: Path) -> TestClient:
     return TestClient(create_app(Settings(database_url=f"sqlite:///{database}")))
 
 
-def seed(database: Path) -> None:
+def seeded(template: Path, database: Path) -> Path:
+    """`database`, a copy of the migrated template, with two lists and 30 varied todos."""
+    migrated_copy(template, database)
     with client_of(database) as client:
         work = client.post("/lists", json={"name": "Work", "order": 1}).json()
         for n in range(30):
@@ -42,6 +44,12 @@ def seed(database: Path) -> None:
             elif n % 5 == 0:
                 fields |= {"completed": True, "priority": 2, "due_date": "2026-01-31"}
             assert client.post("/todos", json=fields).status_code == 201
+    return database
+
+
+@pytest.fixture
+def source(migrated_template: Path, tmp_path: Path) -> Path:
+    return seeded(migrated_template, tmp_path / "a.db")
 
 
 def exported(database: Path) -> dict[str, Any]:
@@ -63,9 +71,8 @@ def test_help(tmp_path: Path, command: str) -> None:
     assert "--format" in result.stdout.decode()
 
 
-def test_json_round_trip_between_two_databases(tmp_path: Path) -> None:
-    source, target, file = tmp_path / "a.db", tmp_path / "b.db", tmp_path / "export.json"
-    seed(source)
+def test_json_round_trip_between_two_databases(source: Path, tmp_path: Path) -> None:
+    target, file = tmp_path / "b.db", tmp_path / "export.json"
 
     export = run(source, "export", str(file))
     assert export.returncode == 0, export.stderr
@@ -76,9 +83,8 @@ def test_json_round_trip_between_two_databases(tmp_path: Path) -> None:
     assert exported(target) == exported(source)
 
 
-def test_standard_streams_and_calendar_format(tmp_path: Path) -> None:
-    source, target = tmp_path / "a.db", tmp_path / "b.db"
-    seed(source)
+def test_standard_streams_and_calendar_format(source: Path, tmp_path: Path) -> None:
+    target = tmp_path / "b.db"
 
     export = run(source, "export", "--format", "ics", "-")
     assert export.returncode == 0, export.stderr
@@ -89,22 +95,21 @@ def test_standard_streams_and_calendar_format(tmp_path: Path) -> None:
     assert todo_count(target) == 30
 
 
-def test_format_follows_the_extension(tmp_path: Path) -> None:
-    source = tmp_path / "a.db"
-    seed(source)
+def test_format_follows_the_extension(source: Path, tmp_path: Path) -> None:
     assert run(source, "export", str(tmp_path / "todos.ics")).returncode == 0
     assert (tmp_path / "todos.ics").read_bytes().startswith(b"BEGIN:VCALENDAR")
     assert run(source, "export", "-q", str(tmp_path / "todos.json")).returncode == 0
     assert (tmp_path / "todos.json").read_bytes().startswith(b"{")
 
 
-def test_an_invalid_file_exits_1_and_writes_nothing(tmp_path: Path) -> None:
-    source, target, file = tmp_path / "a.db", tmp_path / "b.db", tmp_path / "export.json"
-    seed(source)
+def test_an_invalid_file_exits_1_and_writes_nothing(
+    source: Path, migrated_template: Path, tmp_path: Path
+) -> None:
+    file = tmp_path / "export.json"
     assert run(source, "export", str(file)).returncode == 0
     text = file.read_text()
     file.write_text(text.replace('"title": "todo 17"', '"title": ""', 1))
-    seed(target)
+    target = seeded(migrated_template, tmp_path / "b.db")
     before = exported(target)
 
     result = run(target, "import", str(file))

@@ -444,6 +444,7 @@ def _same_moment(given: str | None, exported: str | None, *, same_offset: bool) 
     return a == b and (not same_offset or a.utcoffset() == b.utcoffset())
 
 
+@pytest.mark.slow  # a long property run: an app and a database per example
 @given(todo_items=st.lists(exported_todos(), max_size=6))
 @settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

@@ -35,6 +35,7 @@ def create_many(client: TestClient, count: int, **fields: Any) -> list[int]:
     ]
 
 
+@pytest.mark.slow  # a long property run: an app and a database per example
 @given(
     count=st.integers(min_value=0, max_value=30),
     limit=st.integers(min_value=1, max_value=12),

@@ -18,6 +18,8 @@ from todo_api.config import Settings
 from todo_api.domain import clock
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
     from todo_api.db import Database
 
 HEALTHCHECK_TIMEOUT_SECONDS = 3.0
@@ -33,10 +35,17 @@ def _exit_cleanly(_signum: int, _frame: FrameType | None) -> None:
     raise SystemExit(0)
 
 
+def _served_app(settings: Settings) -> "FastAPI":
+    # Imported only here: with several workers each imports the app itself, and this process,
+    # which only supervises them, would spend ~1 s of every start importing it for nothing.
+    from todo_api.app import create_served_app
+
+    return create_served_app(settings)
+
+
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
-    from todo_api.app import create_served_app
     from todo_api.db import prepare_database_location
     from todo_api.db_faults import check_usable
     from todo_api.logs import logging_config
@@ -57,7 +66,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     # reading the same TODO_* environment; one process can take the app object directly.
     single = settings.workers == 1 and not args.reload
     uvicorn.run(
-        create_served_app(settings) if single else SERVED_APP_FACTORY,
+        _served_app(settings) if single else SERVED_APP_FACTORY,
         factory=not single,
         host=settings.host,
         port=settings.port,

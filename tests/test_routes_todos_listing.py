@@ -183,6 +183,7 @@ field_values = st.fixed_dictionaries(
 )
 
 
+@pytest.mark.slow  # a long property run: an app and a database per example
 @given(
     todos=st.lists(field_values, max_size=14),
     sort=st.sampled_from(sorted(SORTS)),
