@@ -31,10 +31,10 @@ from sqlalchemy.engine import Connection, Engine
 from todo_api.app import create_served_app
 from todo_api.config import Settings
 from todo_api.db import create_engine
+from todo_api.domain.tags import tag_key
 from todo_api.migrate import head_revision, upgrade_to_head
 from todo_api.pagination import Position, encode_cursor, query_fingerprint
 from todo_api.repository import todos as repository
-from todo_api.repository.tags import tag_key
 from todo_api.schemas import TodoPageQuery
 from todo_api.tables import LOCAL_USER_ID, todo_tags, todos
 
