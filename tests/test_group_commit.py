@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -30,24 +30,29 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
             "CREATE TABLE children (name TEXT PRIMARY KEY, parent TEXT"
             " REFERENCES parents (name) DEFERRABLE INITIALLY DEFERRED)"
         )
+    engine.dispose()  # the writer opens its own connection, seen by `statements`
     yield engine
     engine.dispose()
 
 
 @pytest.fixture
-def connection(engine: Engine) -> Iterator[Connection]:
-    with engine.connect() as connection:
-        yield connection
+def statements(engine: Engine) -> list[str]:
+    """Every statement sent on connections opened from now on (the writer's), in order."""
+    sent: list[str] = []
+
+    @event.listens_for(engine, "connect")
+    def trace(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+        dbapi_connection.set_trace_callback(sent.append)
+
+    return sent
 
 
 @pytest.fixture
-def commits(connection: Connection) -> list[str]:
-    """The COMMIT statements the connection sends, in order."""
-    statements: list[str] = []
-    driver = connection.connection.driver_connection
-    assert isinstance(driver, sqlite3.Connection)
-    driver.set_trace_callback(statements.append)
-    return statements
+def group(engine: Engine) -> Iterator[GroupCommit]:
+    """Group commit as `Database` runs it: a writer thread on a connection of its own."""
+    group = GroupCommit(engine.connect)
+    yield group
+    group.close()
 
 
 def committed(engine: Engine, table: str) -> list[str]:
@@ -80,31 +85,28 @@ def add_orphan(name: str) -> Unit:
 
 @pytest.mark.anyio
 async def test_units_submitted_together_share_one_commit(
-    engine: Engine, connection: Connection, commits: list[str]
+    engine: Engine, group: GroupCommit, statements: list[str]
 ) -> None:
-    group = GroupCommit(lambda: connection)
     results = await asyncio.gather(*(group.submit(add_parent(name)) for name in "abc"))
     assert results == ["a", "b", "c"]
-    assert commits.count("COMMIT") == 1, commits
+    assert statements.count("COMMIT") == 1, statements
     assert committed(engine, "parents") == ["a", "b", "c"]
 
 
 @pytest.mark.anyio
 async def test_units_submitted_one_after_another_commit_one_by_one(
-    engine: Engine, connection: Connection, commits: list[str]
+    engine: Engine, group: GroupCommit, statements: list[str]
 ) -> None:
-    group = GroupCommit(lambda: connection)
     assert await group.submit(add_parent("a")) == "a"
     assert committed(engine, "parents") == ["a"]  # acknowledged only once committed
     assert await group.submit(add_parent("b")) == "b"
-    assert commits.count("COMMIT") == 2, commits
+    assert statements.count("COMMIT") == 2, statements
 
 
 @pytest.mark.anyio
 async def test_a_unit_that_raises_rolls_back_alone(
-    engine: Engine, connection: Connection, commits: list[str]
+    engine: Engine, group: GroupCommit, statements: list[str]
 ) -> None:
-    group = GroupCommit(lambda: connection)
     results = await asyncio.gather(
         group.submit(add_parent("a")),
         group.submit(add_parent("bad", fail=True)),
@@ -114,15 +116,14 @@ async def test_a_unit_that_raises_rolls_back_alone(
     assert results[0] == "a"
     assert isinstance(results[1], Refused)
     assert results[2] == "c"
-    assert commits.count("COMMIT") == 1, commits
+    assert statements.count("COMMIT") == 1, statements
     assert committed(engine, "parents") == ["a", "c"]
 
 
 @pytest.mark.anyio
 async def test_a_failed_commit_fails_every_unit_of_the_batch(
-    engine: Engine, connection: Connection
+    engine: Engine, group: GroupCommit
 ) -> None:
-    group = GroupCommit(lambda: connection)
     results = await asyncio.gather(
         group.submit(add_parent("a")),
         group.submit(add_orphan("orphan")),
@@ -139,23 +140,35 @@ async def test_a_failed_commit_fails_every_unit_of_the_batch(
 
 
 @pytest.mark.anyio
-async def test_a_batch_that_cannot_begin_fails_every_unit(engine: Engine) -> None:
-    def no_connection() -> Connection:
-        raise sqlite3.OperationalError("unable to open database file")
+async def test_a_batch_that_cannot_connect_fails_every_unit_and_the_next_connects(
+    engine: Engine,
+) -> None:
+    attempts: list[int] = []
 
-    group = GroupCommit(no_connection)
-    results = await asyncio.gather(
-        *(group.submit(add_parent(name)) for name in "ab"), return_exceptions=True
-    )
-    assert [str(result) for result in results] == ["unable to open database file"] * 2
-    assert committed(engine, "parents") == []
+    def connect_the_second_time() -> Connection:
+        attempts.append(len(attempts) + 1)
+        if len(attempts) == 1:
+            raise sqlite3.OperationalError("database is locked")
+        return engine.connect()
+
+    group = GroupCommit(connect_the_second_time)
+    try:
+        results = await asyncio.gather(
+            *(group.submit(add_parent(name)) for name in "ab"), return_exceptions=True
+        )
+        assert [str(result) for result in results] == ["database is locked"] * 2
+        assert committed(engine, "parents") == []
+        assert await group.submit(add_parent("later")) == "later"
+    finally:
+        group.close()
+    assert attempts == [1, 2]
+    assert committed(engine, "parents") == ["later"]
 
 
 @pytest.mark.anyio
 async def test_a_unit_cancelled_before_its_batch_runs_is_never_run(
-    engine: Engine, connection: Connection
+    engine: Engine, group: GroupCommit
 ) -> None:
-    group = GroupCommit(lambda: connection)
     loop = asyncio.get_running_loop()
     kept = asyncio.create_task(group.submit(add_parent("kept")))
     dropped = asyncio.create_task(group.submit(add_parent("dropped")))
@@ -169,20 +182,14 @@ async def test_a_unit_cancelled_before_its_batch_runs_is_never_run(
 
 
 @pytest.mark.anyio
-async def test_a_batch_of_only_cancelled_units_does_not_touch_the_database(
-    engine: Engine,
+async def test_a_batch_of_only_cancelled_units_begins_no_transaction(
+    engine: Engine, group: GroupCommit, statements: list[str]
 ) -> None:
-    connects: list[Connection] = []
-
-    def connect() -> Connection:
-        connects.append(engine.connect())
-        return connects[-1]
-
-    group = GroupCommit(connect)
     loop = asyncio.get_running_loop()
     dropped = asyncio.create_task(group.submit(add_parent("dropped")))
     loop.call_soon(dropped.cancel)  # after the submit, before the batch (see above)
     with pytest.raises(asyncio.CancelledError):
         await dropped
-    assert connects == []
+    group.close()  # the writer has finished everything queued before it
+    assert "BEGIN IMMEDIATE" not in statements
     assert committed(engine, "parents") == []
