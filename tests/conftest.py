@@ -38,7 +38,7 @@ def empty_database_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def database_url(tmp_path: Path, migrated_template: Path) -> str:
-    """This test's own database, already at the newest migration."""
+    """This test's own database, `tmp_path / "todo.db"`, already at the newest migration."""
     return migrated_copy(migrated_template, tmp_path / "todo.db")
 
 

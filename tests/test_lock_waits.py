@@ -22,7 +22,6 @@ from support import post_created, todo_api_server
 from todo_api import db
 from todo_api.db import Database
 from todo_api.errors import DatabaseBusy
-from todo_api.migrate import upgrade_to_head
 from todo_api.repository import todos as todos_repository
 from todo_api.tables import LOCAL_USER_ID
 
@@ -78,7 +77,7 @@ def test_reads_and_health_answer_while_a_write_waits_for_another_process(
 
 
 def test_a_write_that_outwaits_the_lock_timeout_is_a_503_with_retry_after(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from fastapi.testclient import TestClient
 
@@ -86,7 +85,6 @@ def test_a_write_that_outwaits_the_lock_timeout_is_a_503_with_retry_after(
     from todo_api.config import Settings
 
     monkeypatch.setattr(db, "BUSY_TIMEOUT_MS", 200)
-    database_url = f"sqlite:///{tmp_path / 'todo.db'}"
     with TestClient(create_app(Settings(database_url=database_url))) as client:
         with write_lock_held(tmp_path / "todo.db"):
             response = client.post("/todos", json={"title": "no room"})
@@ -102,12 +100,11 @@ def test_a_write_that_outwaits_the_lock_timeout_is_a_503_with_retry_after(
 
 @pytest.mark.anyio
 async def test_the_event_loop_runs_while_the_writer_waits(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """In-process: a waiting write leaves the loop free; the write fails alone as DatabaseBusy."""
     monkeypatch.setattr(db, "BUSY_TIMEOUT_MS", 500)
-    database = Database(f"sqlite:///{tmp_path / 'todo.db'}")
-    upgrade_to_head(database.engine)
+    database = Database(database_url)  # tmp_path / "todo.db", at head
     now = dt.datetime.now(dt.UTC)
 
     def create(connection: sa.Connection) -> int:
