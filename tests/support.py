@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 import httpx2 as httpx
 import pytest
 
-from todo_api.cli import build_parser
+from todo_api.cli import build_parser, main
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 STARTUP_TIMEOUT_SECONDS = 20.0
@@ -125,6 +125,39 @@ def running_server(
             yield server
         finally:
             server.stop()
+
+
+@dataclass
+class CommandResult:
+    """What a `todo-api` run printed and returned."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_in_process(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    *args: str,
+    env: Mapping[str, str] | None = None,
+) -> CommandResult:
+    """`todo-api ARGS` by calling the command's `main` here, with `env` set for the call.
+
+    The same code as the installed command, without the ~0.5-1 s a new interpreter spends
+    importing it; the tests that are about the process itself (serving, pipes) start one.
+    """
+    with monkeypatch.context() as scoped:
+        for name, value in (env or {}).items():
+            scoped.setenv(name, value)
+        capsys.readouterr()  # drop what the test printed before
+        try:
+            returncode = main(list(args))
+        except SystemExit as exit_:  # argparse's --help, --version and usage errors
+            code = exit_.code
+            returncode = code if isinstance(code, int) else (0 if code is None else 1)
+        stdout, stderr = capsys.readouterr()
+    return CommandResult(returncode, stdout, stderr)
 
 
 def todo_api_command(*args: str) -> list[str]:

@@ -1,18 +1,35 @@
-"""`todo-api export` and `todo-api import`, run as real processes against database files."""
+"""`todo-api export` and `todo-api import` against database files.
+
+The pipeline through stdout and stdin runs real processes (marked slow); the other checks call
+the command's `main` in this process, which runs the same code without starting interpreters.
+"""
 
 import os
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 from fastapi.testclient import TestClient
 
-from support import migrated_copy, todo_api_command
+from support import CommandResult, migrated_copy, run_in_process, todo_api_command
 from todo_api.app import create_app
 from todo_api.config import Settings
 
-pytestmark = pytest.mark.slow  # every test here runs the command as a process
+
+class Command(Protocol):
+    def __call__(self, database: Path, *args: str) -> CommandResult: ...
+
+
+@pytest.fixture
+def todo_api(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Command:
+    """`todo-api ARGS` on `database`, called in this process (support.run_in_process)."""
+
+    def command(database: Path, *args: str) -> CommandResult:
+        env = {"TODO_DATABASE_URL": f"sqlite:///{database}"}
+        return run_in_process(capsys, monkeypatch, *args, env=env)
+
+    return command
 
 
 def run(
@@ -64,25 +81,28 @@ def todo_count(database: Path) -> int:
 
 
 @pytest.mark.parametrize("command", ["export", "import"])
-def test_help(tmp_path: Path, command: str) -> None:
-    result = run(tmp_path / "todo.db", command, "--help")
+def test_help(todo_api: Command, tmp_path: Path, command: str) -> None:
+    result = todo_api(tmp_path / "todo.db", command, "--help")
     assert result.returncode == 0
-    assert f"todo-api {command}" in result.stdout.decode()
-    assert "--format" in result.stdout.decode()
+    assert f"todo-api {command}" in result.stdout
+    assert "--format" in result.stdout
 
 
-def test_json_round_trip_between_two_databases(source: Path, tmp_path: Path) -> None:
+def test_json_round_trip_between_two_databases(
+    todo_api: Command, source: Path, tmp_path: Path
+) -> None:
     target, file = tmp_path / "b.db", tmp_path / "export.json"
 
-    export = run(source, "export", str(file))
+    export = todo_api(source, "export", str(file))
     assert export.returncode == 0, export.stderr
-    imported = run(target, "import", str(file))  # a fresh database: migrated first
+    imported = todo_api(target, "import", str(file))  # a fresh database: migrated first
 
     assert imported.returncode == 0, imported.stderr
-    assert b"30 todo(s)" in imported.stdout
+    assert "30 todo(s)" in imported.stdout
     assert exported(target) == exported(source)
 
 
+@pytest.mark.slow  # two processes: the document goes through a real pipe
 def test_standard_streams_and_calendar_format(source: Path, tmp_path: Path) -> None:
     target = tmp_path / "b.db"
 
@@ -95,47 +115,51 @@ def test_standard_streams_and_calendar_format(source: Path, tmp_path: Path) -> N
     assert todo_count(target) == 30
 
 
-def test_format_follows_the_extension(source: Path, tmp_path: Path) -> None:
-    assert run(source, "export", str(tmp_path / "todos.ics")).returncode == 0
+def test_format_follows_the_extension(todo_api: Command, source: Path, tmp_path: Path) -> None:
+    assert todo_api(source, "export", str(tmp_path / "todos.ics")).returncode == 0
     assert (tmp_path / "todos.ics").read_bytes().startswith(b"BEGIN:VCALENDAR")
-    assert run(source, "export", "-q", str(tmp_path / "todos.json")).returncode == 0
+    assert todo_api(source, "export", "-q", str(tmp_path / "todos.json")).returncode == 0
     assert (tmp_path / "todos.json").read_bytes().startswith(b"{")
 
 
 def test_an_invalid_file_exits_1_and_writes_nothing(
-    source: Path, migrated_template: Path, tmp_path: Path
+    todo_api: Command, source: Path, migrated_template: Path, tmp_path: Path
 ) -> None:
     file = tmp_path / "export.json"
-    assert run(source, "export", str(file)).returncode == 0
+    assert todo_api(source, "export", str(file)).returncode == 0
     text = file.read_text()
     file.write_text(text.replace('"title": "todo 17"', '"title": ""', 1))
     target = seeded(migrated_template, tmp_path / "b.db")
     before = exported(target)
 
-    result = run(target, "import", str(file))
+    result = todo_api(target, "import", str(file))
 
     assert result.returncode == 1
-    stderr = result.stderr.decode()
-    assert "nothing was imported" in stderr
-    assert "todos.17.title" in stderr
-    assert "Traceback" not in stderr
+    assert "nothing was imported" in result.stderr
+    assert "todos.17.title" in result.stderr
     assert exported(target) == before
 
 
-def test_an_invalid_file_does_not_create_the_database(tmp_path: Path) -> None:
+def test_an_invalid_file_does_not_create_the_database(todo_api: Command, tmp_path: Path) -> None:
     file = tmp_path / "todos.ics"
     file.write_text("not a calendar")
-    result = run(tmp_path / "new.db", "import", str(file))
+    result = todo_api(tmp_path / "new.db", "import", str(file))
     assert result.returncode == 1
-    assert "not an iCalendar calendar" in result.stderr.decode()
+    assert "not an iCalendar calendar" in result.stderr
     assert not (tmp_path / "new.db").exists()
 
 
 @pytest.mark.parametrize(
-    "args",
-    [["import", "missing.json"], ["import", "--format", "xml", "x.json"], ["import"]],
+    ("args", "message"),
+    [
+        (["import", "missing.json"], "cannot read"),
+        (["import", "--format", "xml", "x.json"], "invalid choice: 'xml'"),
+        (["import"], "the following arguments are required: FILE"),
+    ],
 )
-def test_usage_errors_exit_2(tmp_path: Path, args: list[str]) -> None:
-    result = run(tmp_path / "todo.db", *[str(tmp_path / a) if "." in a else a for a in args])
+def test_usage_errors_exit_2(
+    todo_api: Command, tmp_path: Path, args: list[str], message: str
+) -> None:
+    result = todo_api(tmp_path / "todo.db", *[str(tmp_path / a) if "." in a else a for a in args])
     assert result.returncode == 2
-    assert "Traceback" not in result.stderr.decode()
+    assert message in result.stderr
