@@ -5,13 +5,13 @@ into a template that each test copies. Tests of the migrations themselves use
 `empty_database_url` and migrate for real.
 """
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from support import migrated_copy
+from support import migrated_copy, skip_reported_at_test
 from todo_api.app import create_app
 from todo_api.config import Settings
 from todo_api.db import create_engine
@@ -60,6 +60,15 @@ def other_client(tmp_path: Path, migrated_template: Path) -> Iterator[TestClient
     database_url = migrated_copy(migrated_template, tmp_path / "other.db")
     with TestClient(create_app(Settings(database_url=database_url))) as test_client:
         yield test_client
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    skip_reported_at_test(item, report)
+    return report
 
 
 @pytest.fixture

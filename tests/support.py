@@ -28,21 +28,24 @@ def strict_mode() -> bool:
     return os.environ.get("TODO_TEST_STRICT") == "1"
 
 
-def current_test() -> str:
-    """The node id of the test running now (pytest's PYTEST_CURRENT_TEST, minus the phase)."""
-    running = os.environ.get("PYTEST_CURRENT_TEST", "")
-    return running.rpartition(" (")[0] or running or "outside a test"
-
-
 def missing_part(reason: str) -> NoReturn:
-    """Skip with `reason` on a bare laptop; fail in strict mode.
-
-    The message names the test: pytest reports a skip at the line that raised it, which for a
-    shared helper is this one, not the test that lacked the part.
-    """
+    """Skip with `reason` on a bare laptop; fail in strict mode (see `skip_reported_at_test`)."""
     if strict_mode():
-        pytest.fail(f"strict mode: {current_test()}: {reason}")
-    pytest.skip(f"{current_test()}: {reason}")
+        pytest.fail(f"strict mode: {reason}")
+    pytest.skip(reason)
+
+
+def skip_reported_at_test(item: pytest.Item, report: pytest.TestReport) -> None:
+    """Report a skip raised outside the test's file (this module's `missing_part`, a fixture)
+    at the test, naming it: pytest reports a skip at the line that raised it, so every test
+    that lacked Docker would be summed up as one line of support.py. (conftest's hook)"""
+    if not (report.skipped and isinstance(report.longrepr, tuple)):
+        return
+    raised_in, _line, reason = report.longrepr
+    if Path(raised_in).resolve() == item.path.resolve():
+        return  # a skip marker, or a skip in the test's own file: that line says it all
+    _relative_path, line, _name = item.location
+    report.longrepr = (str(item.path), (line or 0) + 1, f"{reason} ({item.name})")
 
 
 def migrated_copy(template: Path, destination: Path) -> str:
