@@ -31,6 +31,7 @@ def run_cli(
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
 
 
+@pytest.mark.slow  # runs the command as a process (serve must not start)
 def test_a_file_that_is_not_a_database_stops_serve_with_one_line(tmp_path: Path) -> None:
     database = tmp_path / "todo.db"
     database.write_text("these are my notes, not a database\n" * 100)
@@ -44,6 +45,7 @@ def test_a_file_that_is_not_a_database_stops_serve_with_one_line(tmp_path: Path)
     assert database.read_text().startswith("these are my notes")  # left as it was
 
 
+@pytest.mark.slow  # runs the command as a process (serve must not start)
 def test_a_read_only_database_file_stops_serve_with_one_line() -> None:
     if os.getuid() != 0 or shutil.which("runuser") is None:
         missing_part("needs root and runuser to run the server as another user")
