@@ -4,6 +4,22 @@ Each function takes the caller's user id and scopes to it: another user's row is
 Nothing above this package builds a query; nothing in it knows HTTP (see docs/architecture.md).
 """
 
-from todo_api.repository import idempotency_keys, import_export, lists, search_index, tags, todos
+from todo_api.repository import (
+    idempotency_keys,
+    import_export,
+    lists,
+    search_index,
+    tags,
+    todo_bulk,
+    todos,
+)
 
-__all__ = ["idempotency_keys", "import_export", "lists", "search_index", "tags", "todos"]
+__all__ = [
+    "idempotency_keys",
+    "import_export",
+    "lists",
+    "search_index",
+    "tags",
+    "todo_bulk",
+    "todos",
+]

@@ -1,4 +1,4 @@
-"""SQL for todos: point reads and writes, filtered keyset pages, bulk updates and deletes."""
+"""SQL for todos: point reads and writes, and filtered keyset pages (bulk changes: todo_bulk)."""
 
 import datetime as dt
 import re
@@ -19,7 +19,6 @@ from todo_api.errors import InvalidParameter, TodoNotFound
 from todo_api.pagination import Position, SortKey
 from todo_api.performance.driver_statements import fetch
 from todo_api.repository import lists as lists_repository
-from todo_api.repository.search_index import index_pending_search
 from todo_api.repository.tags import set_todo_tags
 from todo_api.tables import NO_ORDER, todo_tags, todos
 
@@ -252,7 +251,8 @@ def _shape(filters: TodoCriteria) -> _Shape:
     )
 
 
-def _filter_parameters(filters: TodoCriteria, owner_id: int, now: dt.datetime) -> dict[str, Any]:
+def filter_parameters(filters: TodoCriteria, owner_id: int, now: dt.datetime) -> dict[str, Any]:
+    """The values of the parameters that the statements built for `filters` take."""
     parameters: dict[str, Any] = {"match_owner_id": owner_id}
     parameters |= {f"tag_{n}": tag_key(tag) for n, tag in enumerate(filters.tag)}
     for name in ("list_id", "completed", "priority_min", "due_before", "due_after"):
@@ -349,7 +349,7 @@ def list_todos(
     now: dt.datetime | None = None,
 ) -> list[Todo]:
     """Up to `limit` matching todos in `sort_name` order, strictly after `after` (keyset)."""
-    parameters = _filter_parameters(filters, owner_id, now or clock.now())
+    parameters = filter_parameters(filters, owner_id, now or clock.now())
     parameters["limit"] = limit
     shape = _shape(filters)
     if after is None:
@@ -363,35 +363,6 @@ def list_todos(
     return [Todo._make(row) for row in rows]
 
 
-def _matching_ids(filters: TodoCriteria) -> sa.Select[Any]:
+def matching_ids(filters: TodoCriteria) -> sa.Select[Any]:
+    """The ids of the todos `filters` select (bound with `filter_parameters`)."""
     return sa.select(todos.c.id).where(*_filter_clauses(_shape(filters)))
-
-
-def delete_todos(
-    connection: Connection, owner_id: int, filters: TodoCriteria, now: dt.datetime
-) -> int:
-    """Delete every matching todo (all of the owner's without filters); returns the count."""
-    if filters.q is not None:
-        index_pending_search(connection)
-    parameters = _filter_parameters(filters, owner_id, now)
-    result = connection.execute(
-        sa.delete(todos).where(todos.c.id.in_(_matching_ids(filters))), parameters
-    )
-    return result.rowcount
-
-
-def update_todos(
-    connection: Connection,
-    owner_id: int,
-    filters: TodoCriteria,
-    changes: dict[str, Any],
-    now: dt.datetime,
-) -> int:
-    """Apply the same changes to every matching todo; returns how many matched."""
-    if filters.q is not None:
-        index_pending_search(connection)
-    parameters = _filter_parameters(filters, owner_id, now)
-    ids = connection.execute(_matching_ids(filters), parameters).scalars().all()
-    for todo_id in ids:
-        update_todo(connection, owner_id, todo_id, changes, now)
-    return len(ids)

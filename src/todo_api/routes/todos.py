@@ -9,7 +9,7 @@ from todo_api.deps import caller_of, database_of, unchanged_for_client, version_
 from todo_api.domain import clock
 from todo_api.idempotency import IDEMPOTENT_POST, idempotent_write
 from todo_api.pagination import Position, decode_cursor, encode_cursor, query_fingerprint
-from todo_api.repository import search_index
+from todo_api.repository import search_index, todo_bulk
 from todo_api.repository import todos as repository
 from todo_api.representation import (
     base_url,
@@ -180,9 +180,7 @@ async def delete_todos(
     caller = caller_of(request)
     criteria = criteria_of(filters)
     deleted = await database_of(request).write(
-        lambda connection: repository.delete_todos(
-            connection, caller.user_id, criteria, clock.now()
-        )
+        lambda connection: todo_bulk.delete_todos(connection, caller.user_id, criteria, clock.now())
     )
     return {"deleted": deleted}
 
@@ -199,7 +197,7 @@ async def patch_todos(
     changes = patch.model_dump(exclude_unset=True)
     criteria = criteria_of(filters)
     updated = await database_of(request).write(
-        lambda connection: repository.update_todos(
+        lambda connection: todo_bulk.update_todos(
             connection, caller.user_id, criteria, changes, clock.now()
         )
     )
