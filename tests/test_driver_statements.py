@@ -103,3 +103,16 @@ def test_the_cache_stays_bounded_and_keeps_answering(
         assert fetch(connection, statement, {}) == [["a", n]]
     assert len(driver_statements._driver_queries) <= bound
     assert fetch(connection, statements[0], {}) == [["a", 0]]  # evicted, compiled again
+
+
+def test_insert_many_stores_what_sqlalchemys_executemany_stores(connection: Connection) -> None:
+    rows = [
+        {"title": "a", "done": True, "due_date": dt.date(2030, 1, 1), "due_at": DUE_AT},
+        {"title": "b", "done": False, "due_date": None, "due_at": None},
+    ]
+    connection.execute(sa.insert(notes), rows)
+    driver_statements.insert_many(connection, sa.insert(notes), rows)
+    stored = [list(row)[1:] for row in connection.execute(SELECT_ALL)]
+    assert stored[2:] == stored[:2]
+    driver_statements.insert_many(connection, sa.insert(notes), [])  # nothing to do: no error
+    assert len(connection.execute(SELECT_ALL).all()) == 4

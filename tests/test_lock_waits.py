@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx2 as httpx
 import pytest
@@ -123,3 +124,48 @@ async def test_the_event_loop_runs_while_the_writer_waits(
         assert await database.write(create) == 1
     finally:
         database.close()
+
+
+BULK_TODOS = 100_000
+
+
+@pytest.mark.slow
+def test_a_bulk_patch_of_100k_todos_holds_no_other_process_longer_than_itself(
+    tmp_path: Path,
+) -> None:
+    """One process patches 100k todos while another serves writes: none fails or waits longer."""
+    document = {
+        "format": "todo-api",
+        "version": 1,
+        "todos": [{"title": f"todo {n}"} for n in range(BULK_TODOS)],
+    }
+    with (
+        todo_api_server(tmp_path, max_body_bytes=str(16 * 1024 * 1024)) as bulk_server,
+        todo_api_server(tmp_path) as other_server,
+        httpx.Client(base_url=bulk_server.base_url, timeout=120) as bulk_client,
+        httpx.Client(base_url=other_server.base_url, timeout=60) as other_client,
+    ):
+        imported = bulk_client.post("/import", json=document)
+        assert imported.status_code == 200, imported.text
+        outcome: dict[str, Any] = {}
+
+        def bulk_patch() -> None:
+            started = time.perf_counter()
+            response = bulk_client.patch("/todos", json={"completed": True})
+            outcome["seconds"] = time.perf_counter() - started
+            outcome["response"] = response
+
+        bulk = threading.Thread(target=bulk_patch)
+        bulk.start()
+        statuses, slowest = [], 0.0
+        while bulk.is_alive():
+            started = time.perf_counter()
+            statuses.append(other_client.post("/todos", json={"title": "meanwhile"}).status_code)
+            slowest = max(slowest, time.perf_counter() - started)
+        bulk.join()
+        assert set(statuses) == {201}
+        # The patch takes the todos committed before it: all imported, some of the others.
+        updated = outcome["response"].json()["updated"]
+        assert BULK_TODOS <= updated <= BULK_TODOS + len(statuses)
+        # A write that arrives just before the bulk change takes the lock waits for all of it.
+        assert slowest <= outcome["seconds"] + 0.5, (slowest, outcome["seconds"])

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.sql.dml import ReturningInsert
 
-Fetchable: TypeAlias = sa.Select[*tuple[Any, ...]] | ReturningInsert[*tuple[Any, ...]]
+Fetchable: TypeAlias = sa.Select[*tuple[Any, ...]] | ReturningInsert[*tuple[Any, ...]] | sa.Insert
 
 
 class DriverQuery:
@@ -39,16 +39,24 @@ class DriverQuery:
             if (processor := column.type.dialect_impl(dialect).result_processor(dialect, None))
         ]
 
-    def rows(self, connection: Connection, parameters: dict[str, Any]) -> list[list[Any]]:
+    def _driver_parameters(self, parameters: dict[str, Any]) -> Sequence[Any] | Mapping[str, Any]:
         values = self._defaults | parameters
         for name, process in self._bind_processors.items():
             values[name] = process(values[name])
-        driver_parameters: Sequence[Any] | Mapping[str, Any] = (
-            [values[name] for name in self._positional] if self._positional else values
-        )
+        return [values[name] for name in self._positional] if self._positional else values
+
+    def run_many(self, connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
+        """Run the statement once per parameter set, in the driver's own loop (executemany)."""
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
-            cursor.execute(self._sql, driver_parameters)
+            cursor.executemany(self._sql, [self._driver_parameters(row) for row in rows])
+        finally:
+            cursor.close()
+
+    def rows(self, connection: Connection, parameters: dict[str, Any]) -> list[list[Any]]:
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(self._sql, self._driver_parameters(parameters))
             raw_rows = cursor.fetchall()
         finally:
             cursor.close()
@@ -76,6 +84,26 @@ def fetch(
     An INSERT is compiled for the columns named in `parameters`, as `Connection.execute` would.
     """
     column_keys = tuple(parameters) if isinstance(statement, sa.Insert) else None
+    return _driver_query(connection, statement, column_keys).rows(connection, parameters)
+
+
+def insert_many(
+    connection: Connection, statement: sa.Insert, rows: Sequence[dict[str, Any]]
+) -> None:
+    """Run an INSERT (no RETURNING) for many rows in the driver's executemany loop.
+
+    SQLAlchemy's executemany builds each row's parameters in Python, which costs as much as
+    SQLite's insert itself; every row must name the same columns.
+    """
+    if not rows:
+        return
+    column_keys = tuple(rows[0])
+    _driver_query(connection, statement, column_keys).run_many(connection, rows)
+
+
+def _driver_query(
+    connection: Connection, statement: Fetchable, column_keys: tuple[str, ...] | None
+) -> DriverQuery:
     key = (id(statement), connection.dialect.name, column_keys)
     entry = _driver_queries.get(key)
     if entry is None or entry[0] is not statement:
@@ -83,4 +111,4 @@ def fetch(
         if len(_driver_queries) >= MAX_CACHED_QUERIES:
             del _driver_queries[next(iter(_driver_queries))]  # the oldest
         _driver_queries[key] = entry
-    return entry[1].rows(connection, parameters)
+    return entry[1]

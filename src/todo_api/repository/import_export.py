@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from todo_api.performance.driver_statements import insert_many
 from todo_api.repository.tags import add_todo_tags
 from todo_api.repository.todos import Todo, stored_fields
 from todo_api.tables import lists, todos
@@ -37,7 +38,12 @@ _SELECT_ALL_TODOS = (
     .order_by(todos.c.created_at, todos.c.id)
 )
 _INSERT_LIST = sa.insert(lists).returning(lists.c.id)
-_INSERT_TODOS = sa.insert(todos).returning(todos.c.id, sort_by_parameter_order=True)
+_INSERT_TODOS = sa.insert(todos)
+_INSERT_TODOS_RETURNING = sa.insert(todos).returning(todos.c.id, sort_by_parameter_order=True)
+_LAST_TODO_ID = sa.select(sa.func.coalesce(sa.func.max(todos.c.id), 0))
+_TODO_IDS_AFTER = (
+    sa.select(todos.c.id).where(todos.c.id > sa.bindparam("after")).order_by(todos.c.id)
+)
 _MERGE_DEFAULT_LIST = (
     sa.update(lists)
     .where(lists.c.id == sa.bindparam("match_id"), lists.c.owner_id == sa.bindparam("match_owner"))
@@ -84,9 +90,26 @@ def insert_todos(
                 "updated_at": todo.updated_at,
             }
         )
-    ids = connection.execute(_INSERT_TODOS, rows).scalars().all()
+    ids = _insert_in_order(connection, rows)
     add_todo_tags(
         connection,
         owner_id,
         [(todo_id, todo.fields["tags"]) for todo_id, todo in zip(ids, batch, strict=True)],
     )
+
+
+def _insert_in_order(connection: Connection, rows: list[dict[str, Any]]) -> Sequence[int]:
+    """Insert `rows`; the new ids in the order of `rows`.
+
+    On SQLite, RETURNING in parameter order means one statement per row (SQLAlchemy cannot
+    trust the order of a multi-row RETURNING there), ~35 µs a todo. A plain executemany runs in
+    the driver's C loop; the unit holds the write lock, and SQLite gives each new row the
+    largest id so far plus one, so the new ids are exactly those above the largest one before.
+    """
+    if connection.dialect.name != "sqlite":
+        return connection.execute(_INSERT_TODOS_RETURNING, rows).scalars().all()
+    last_id = connection.execute(_LAST_TODO_ID).scalar_one()
+    insert_many(connection, _INSERT_TODOS, rows)
+    ids = connection.execute(_TODO_IDS_AFTER, {"after": last_id}).scalars().all()
+    assert len(ids) == len(rows), "another writer inserted todos inside our write lock"
+    return ids

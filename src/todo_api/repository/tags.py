@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from todo_api.domain.tags import tag_key
-from todo_api.performance.driver_statements import fetch
+from todo_api.performance.driver_statements import fetch, insert_many
 from todo_api.tables import todo_tags
 
 
@@ -51,5 +51,4 @@ def add_todo_tags(
         for todo_id, names in tags_of_todos
         for name in names
     ]
-    if rows:
-        connection.execute(_INSERT, rows)
+    insert_many(connection, _INSERT, rows)
