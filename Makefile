@@ -6,7 +6,7 @@ RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-fast lint format bench lock migrate clean
+.PHONY: help run test test-fast chaos lint format bench lock migrate clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -34,6 +34,9 @@ test: $(DEV_STAMP) ## run the whole test suite
 
 test-fast: $(DEV_STAMP) ## the suite without the container, browser and slow tests
 	$(BIN)/python -m pytest -m "not container and not browser and not slow" $(PYTEST_ARGS)
+
+chaos: $(DEV_STAMP) ## the reliability suite: kill -9, full disk, deleted file, lock waits, soak
+	$(BIN)/python -m pytest -m chaos $(PYTEST_ARGS)
 
 lint: $(DEV_STAMP) ## ruff, formatting, mypy --strict and the import layers (docs/architecture.md)
 	$(BIN)/ruff check .
