@@ -79,7 +79,7 @@ def write_until(base_url: str, stop: threading.Event, acknowledged: list[int]) -
 def stored_ids(base_url: str) -> set[int]:
     """Every todo id the server holds, page by page (the `Link` header)."""
     ids: set[int] = set()
-    url: str | None = f"{base_url}/todos?limit=500&sort=created_at"
+    url: str | None = f"{base_url}/todos?limit=200&sort=created_at"
     with httpx.Client(timeout=30) as client:
         while url is not None:
             response = client.get(url)

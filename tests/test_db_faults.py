@@ -67,6 +67,7 @@ def test_a_read_only_database_file_stops_serve_with_one_line() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.chaos
 def test_a_database_deleted_under_the_server_refuses_writes_and_is_not_ready(
     tmp_path: Path,
 ) -> None:
@@ -116,6 +117,7 @@ def fill(path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.chaos
 def test_a_full_disk_is_a_507_problem_and_the_service_recovers(tmp_path: Path) -> None:
     with (
         small_file_system(tmp_path / "disk", "4m") as disk,

@@ -45,6 +45,7 @@ def write_lock_held(database_file: Path) -> Iterator[None]:
 
 
 @pytest.mark.slow
+@pytest.mark.chaos
 def test_reads_and_health_answer_while_a_write_waits_for_another_process(
     tmp_path: Path,
 ) -> None:
@@ -130,6 +131,7 @@ BULK_TODOS = 100_000
 
 
 @pytest.mark.slow
+@pytest.mark.chaos
 def test_a_bulk_patch_of_100k_todos_holds_no_other_process_longer_than_itself(
     tmp_path: Path,
 ) -> None:

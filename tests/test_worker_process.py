@@ -30,6 +30,7 @@ def processes_serving(port: int) -> list[int]:
 
 
 @pytest.mark.slow
+@pytest.mark.chaos
 def test_workers_end_with_a_killed_main_process_and_a_restart_binds_the_port(
     tmp_path: Path,
 ) -> None:
