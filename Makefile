@@ -6,7 +6,7 @@ RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-fast chaos lint format bench lock migrate clean
+.PHONY: help run test test-fast chaos contract lint format bench lock migrate clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -37,6 +37,9 @@ test-fast: $(DEV_STAMP) ## the suite without the container, browser and slow tes
 
 chaos: $(DEV_STAMP) ## the reliability suite: kill -9, full disk, deleted file, lock waits, soak
 	$(BIN)/python -m pytest -m chaos $(PYTEST_ARGS)
+
+contract: $(DEV_STAMP) ## Schemathesis over the OpenAPI document, deeper than in `make test`
+	TODO_CONTRACT_MAX_EXAMPLES=$(or $(CONTRACT_EXAMPLES),200) $(BIN)/python -m pytest -p no:cacheprovider tests/test_schemathesis.py
 
 lint: $(DEV_STAMP) ## ruff, formatting, mypy --strict and the import layers (docs/architecture.md)
 	$(BIN)/ruff check .

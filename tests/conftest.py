@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from contract import ContractClient
 from support import migrated_copy, skip_reported_at_test
 from todo_api.app import create_app
 from todo_api.config import Settings
@@ -49,16 +50,17 @@ def settings(database_url: str) -> Settings:
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
-    """A client of a started app (lifespan run: the database is at head)."""
-    with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
+    """A client of a started app (lifespan run: migrations applied). Every response it gets must
+    match the OpenAPI document (tests/contract.py)."""
+    with ContractClient(create_app(settings), raise_server_exceptions=False) as test_client:
         yield test_client
 
 
 @pytest.fixture
 def other_client(tmp_path: Path, migrated_template: Path) -> Iterator[TestClient]:
-    """A second, empty instance (to import into, say)."""
+    """A second, empty instance (to import into, say); held to the document like `client`."""
     database_url = migrated_copy(migrated_template, tmp_path / "other.db")
-    with TestClient(create_app(Settings(database_url=database_url))) as test_client:
+    with ContractClient(create_app(Settings(database_url=database_url))) as test_client:
         yield test_client
 
 

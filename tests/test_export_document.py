@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from contract import StrictListRead, StrictTodoRead
 from support import migrated_copy
 from support import post_created as post
 from todo_api import export_document
@@ -18,7 +19,6 @@ from todo_api.app import create_app
 from todo_api.config import Settings
 from todo_api.export_document import ExportDocument
 from todo_api.repository.import_export import ImportedTodo
-from todo_api.schemas import ListRead, TodoRead
 from todo_api.tables import LOCAL_USER_ID, lists, todos, users
 
 IGNORED = {"id", "url", "list_id"}  # ids differ between instances; the list is compared by name
@@ -69,7 +69,7 @@ def rich_dataset(client: TestClient) -> None:
 def lists_by_name(client: TestClient) -> dict[str, dict[str, Any]]:
     found = client.get("/lists").json()
     for item in found:
-        ListRead.model_validate(item)
+        StrictListRead.model_validate(item)
     return {item["name"]: item for item in found}
 
 
@@ -80,7 +80,7 @@ def comparable_todos(client: TestClient) -> list[dict[str, Any]]:
     assert response.status_code == 200
     found = []
     for todo in response.json():
-        TodoRead.model_validate(todo)
+        StrictTodoRead.model_validate(todo)
         found.append(
             {"list": names[todo["list_id"]], **{k: v for k, v in todo.items() if k not in IGNORED}}
         )
@@ -193,7 +193,7 @@ def test_timestamps_are_kept_and_missing_ones_default(client: TestClient) -> Non
     before = dt.datetime.now(dt.UTC)
     assert client.post("/import", json=body).status_code == 200
     found = client.get("/todos", params={"sort": "created_at"}).json()
-    old, new = (TodoRead.model_validate(todo) for todo in found)
+    old, new = (StrictTodoRead.model_validate(todo) for todo in found)
     assert old.created_at == dt.datetime(2020, 1, 2, 1, 4, 5, 123456, tzinfo=dt.UTC)
     assert old.updated_at == dt.datetime(2020, 2, 1, tzinfo=dt.UTC)
     assert old.completed_at == old.updated_at  # completed without completed_at: last change

@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from todo_api.schemas import ListRead, TodoRead
+from contract import StrictListRead, StrictTodoRead
 
 
 def create_list(client: TestClient, **fields: Any) -> dict[str, Any]:
@@ -17,7 +17,7 @@ def create_list(client: TestClient, **fields: Any) -> dict[str, Any]:
 
 def test_every_user_starts_with_a_default_inbox(client: TestClient) -> None:
     [inbox] = client.get("/lists").json()
-    ListRead.model_validate(inbox)
+    StrictListRead.model_validate(inbox)
     assert inbox["name"] == "Inbox"
     assert inbox["is_default"] is True
 
@@ -83,7 +83,7 @@ def test_moving_a_todo_keeps_its_id(client: TestClient) -> None:
     target = create_list(client)
     todo = client.post("/todos", json={"title": "move me", "tags": ["a"]}).json()
     moved = client.patch(f"/todos/{todo['id']}", json={"list_id": target["id"]}).json()
-    TodoRead.model_validate(moved)
+    StrictTodoRead.model_validate(moved)
     assert moved["id"] == todo["id"]
     assert moved["list_id"] == target["id"]
     assert moved["tags"] == ["a"]

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from todo_api.schemas import TodoRead
+from contract import StrictTodoRead
 
 
 def create(client: TestClient, **fields: Any) -> dict[str, Any]:
@@ -28,7 +28,7 @@ def assert_problem(response: Any, status: int) -> dict[str, Any]:
 def test_create_returns_the_todo_with_location_and_absolute_url(client: TestClient) -> None:
     response = client.post("/todos", json={"title": "  buy milk  ", "order": 3})
     assert response.status_code == 201
-    todo = TodoRead.model_validate(response.json())
+    todo = StrictTodoRead.model_validate(response.json())
     assert todo.title == "buy milk"  # trimmed
     assert todo.order == 3
     assert todo.completed is False
@@ -60,7 +60,7 @@ def test_list_is_a_plain_array_newest_first(client: TestClient) -> None:
     body = response.json()
     assert [todo["id"] for todo in body] == list(reversed(ids))
     for todo in body:
-        TodoRead.model_validate(todo)
+        StrictTodoRead.model_validate(todo)
     assert "link" not in response.headers
 
 
@@ -235,7 +235,13 @@ def test_json_that_is_not_an_object_is_422(client: TestClient, payload: bytes) -
 def test_wrong_method_is_405_problem(client: TestClient) -> None:
     response = client.put("/todos", json={"title": "x"})
     assert_problem(response, 405)
-    assert response.headers["allow"] == "DELETE, GET, PATCH, POST"
+    assert response.headers["allow"] == "DELETE, GET, HEAD, PATCH, POST"
+
+
+def test_405_names_head_only_where_get_is_served(client: TestClient) -> None:
+    """HeadAsGetMiddleware answers HEAD for every GET route, so Allow must say so (RFC 9110)."""
+    assert client.post("/todos/1").headers["allow"] == "DELETE, GET, HEAD, PATCH, PUT"
+    assert client.get("/import").headers["allow"] == "POST"
 
 
 def test_unknown_route_is_404_problem(client: TestClient) -> None:

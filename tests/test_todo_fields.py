@@ -5,14 +5,14 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from todo_api.schemas import TagRead, TodoRead
+from contract import StrictTagRead, StrictTodoRead
 
 
 def create(client: TestClient, **fields: Any) -> dict[str, Any]:
     response = client.post("/todos", json={"title": "t", **fields})
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
-    TodoRead.model_validate(body)
+    StrictTodoRead.model_validate(body)
     return body
 
 
@@ -33,7 +33,7 @@ def test_tag_counts(client: TestClient) -> None:
     client.patch(f"/todos/{todo['id']}", json={"tags": ["later"]})
     tags = client.get("/tags").json()
     for tag in tags:
-        TagRead.model_validate(tag)
+        StrictTagRead.model_validate(tag)
     assert {(t["name"].casefold(), t["count"]) for t in tags} == {
         ("home", 2),
         ("urgent", 1),

@@ -13,7 +13,14 @@ from itertools import islice
 from typing import Annotated, Any, Literal, Self
 
 import orjson
-from pydantic import BaseModel, Field, StringConstraints, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 from sqlalchemy.engine import Connection
 
 from todo_api.domain.due import require_one_due
@@ -24,6 +31,7 @@ from todo_api.repository.import_export import ImportedList, ImportedTodo
 from todo_api.repository.search_index import index_pending_search
 from todo_api.representation import JSON_OPTIONS, todo_body
 from todo_api.schemas import (
+    NOT_BOTH_DUE_FIELDS,
     Description,
     DueAt,
     DueDate,
@@ -78,6 +86,26 @@ class ExportedList(RequestBody):
 
 
 class ExportedTodo(RequestBody):
+    # `_consistent`, as the OpenAPI document states it.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                NOT_BOTH_DUE_FIELDS,
+                {
+                    "anyOf": [
+                        {"properties": {"completed": {"const": True}}, "required": ["completed"]},
+                        {
+                            "not": {
+                                "properties": {"completed_at": {"type": "string"}},
+                                "required": ["completed_at"],
+                            }
+                        },
+                    ]
+                },
+            ]
+        }
+    )
+
     list_ref: Ref | None = Field(
         default=None, alias="list", description="A list's `ref`; default: your default list."
     )

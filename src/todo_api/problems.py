@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.routing import Match
@@ -20,6 +21,31 @@ from todo_api.errors import AppError
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_PREFIX = "urn:todo-api:problem:"
+
+
+class ValidationIssue(BaseModel):
+    """One thing wrong with a request: where (`loc`), what (`msg`), and a machine-readable kind."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    loc: list[str | int] = Field(description='Path to the part at fault, e.g. ["body", "title"].')
+    msg: str
+    type: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document: the body of every 4xx and 5xx answer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str = Field(description="`urn:todo-api:problem:<slug>`, or `about:blank`.")
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[ValidationIssue] = Field(
+        default=[], description="For validation problems: each field or parameter at fault."
+    )
 
 
 def problem_response(
@@ -31,7 +57,7 @@ def problem_response(
     errors: Sequence[dict[str, Any]] = (),
     headers: Mapping[str, str] | None = None,
 ) -> Response:
-    """The one place a problem+json body is built."""
+    """The one place a problem+json body is built; `Problem` documents its shape."""
     phrase = HTTPStatus(status).phrase
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE_PREFIX + slug if slug else "about:blank",
@@ -68,13 +94,16 @@ def _http_error(request: Request, error: Exception) -> Response:
 
 
 def _allowed_methods(request: Request) -> str:
-    """Every method some route takes at this path (Starlette names only the first route's)."""
+    """Every method some route takes at this path (Starlette names only the first route's),
+    and HEAD wherever GET is: `HeadAsGetMiddleware` answers it."""
     probe = {**request.scope, "method": ""}  # matches no route fully: path-only matches remain
     methods: set[str] = set()
     for route in request.app.router.routes:
         match, _ = route.matches(probe)
         if match != Match.NONE:
             methods |= getattr(route, "methods", None) or set()
+    if "GET" in methods:
+        methods.add("HEAD")
     return ", ".join(sorted(methods))
 
 

@@ -14,8 +14,7 @@ from pydantic import (
     model_validator,
 )
 
-from todo_api.domain.due import NO_DUE, require_one_due
-from todo_api.domain.ids import MAX_ID
+from todo_api.domain.due import require_one_due
 from todo_api.domain.tags import unique_tags
 from todo_api.tables import (
     DESCRIPTION_MAX_LENGTH,
@@ -26,62 +25,88 @@ from todo_api.tables import (
 
 MAX_TAGS = 20
 MAX_PRIORITY = 3
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# Dates and moments are in the years 0002-9998: any offset then converts to UTC without leaving
+# what a datetime holds, and 9999-12-31 stays free as the "no due date" sort key (NO_DUE).
+# The same rule is the `pattern` of every date in the OpenAPI document.
+_YEAR = r"(000[2-9]|00[1-9]\d|0[1-9]\d\d|[1-8]\d{3}|9[0-8]\d\d|99[0-8]\d|999[0-8])"
+YEARS = "years 0002-9998"
+IN_YEAR_RANGE = Field(json_schema_extra={"pattern": f"^{_YEAR}-"})
+_DATE = re.compile(_YEAR + r"-\d{2}-\d{2}")
 # RFC 3339: a date, "T" (or space), a time, optional fraction, and an offset that is required.
 _DATE_TIME = re.compile(
-    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})"
+    _YEAR + r"-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})"
 )
 
 
 def _date_string(value: Any) -> Any:
     if not isinstance(value, str) or not _DATE.fullmatch(value):
-        raise ValueError("must be an all-day date, YYYY-MM-DD")
+        raise ValueError(f"must be an all-day date, YYYY-MM-DD, in the {YEARS}")
     return value
 
 
 def _rfc3339_string(value: Any) -> Any:
     if not isinstance(value, str) or not _DATE_TIME.fullmatch(value):
         raise ValueError(
-            "must be an RFC 3339 date-time with an offset, e.g. 2026-12-01T09:30:00+01:00"
+            "must be an RFC 3339 date-time with an offset, e.g. 2026-12-01T09:30:00+01:00, "
+            f"in the {YEARS}"
         )
     return value
 
 
+def _whole_number(value: Any) -> Any:
+    """JSON has one number type: `3.0` is the integer 3 (as JSON Schema says); `3.5` is not."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# Names are trimmed (of Unicode White_Space, as pydantic's strip does) before the length check;
+# the pattern tells the document that whitespace alone is no name.
+NOT_ONLY_WHITESPACE = Field(
+    json_schema_extra={
+        "pattern": "[^\\t-\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+    }
+)
 Title = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX_LENGTH)
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX_LENGTH),
+    NOT_ONLY_WHITESPACE,
 ]
 Description = Annotated[str, StringConstraints(max_length=DESCRIPTION_MAX_LENGTH)]
 # Always a float, so `order` reads back the same as it was written (95 is returned as 95.0).
 Order = Annotated[float, Field(allow_inf_nan=False, ge=-1e15, le=1e15), AfterValidator(float)]
 ListName = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=LIST_NAME_MAX_LENGTH)
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=LIST_NAME_MAX_LENGTH),
+    NOT_ONLY_WHITESPACE,
 ]
 Tag = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TAG_MAX_LENGTH)
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=TAG_MAX_LENGTH),
+    NOT_ONLY_WHITESPACE,
 ]
 Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS), AfterValidator(unique_tags)]
-Priority = Annotated[int, Field(ge=0, le=MAX_PRIORITY, description="0 = none … 3 = high")]
-# The last day is kept free: its end is the "no due date" sort key.
-LAST_DUE_DAY = NO_DUE.date() - dt.timedelta(days=1)
+# Constraints before the validator, or they vanish from the JSON schema.
+Priority = Annotated[
+    int,
+    Field(ge=0, le=MAX_PRIORITY, description="0 = none … 3 = high"),
+    BeforeValidator(_whole_number),
+]
 DueDate = Annotated[
     dt.date,
+    Field(strict=False, description="All-day due date, YYYY-MM-DD."),
+    IN_YEAR_RANGE,
     BeforeValidator(_date_string),
-    Field(strict=False, le=LAST_DUE_DAY, description="All-day due date, YYYY-MM-DD."),
 ]
-# Moments a datetime can hold in any offset, and convert to UTC without overflowing.
-FIRST_MOMENT = dt.datetime(1, 1, 2, tzinfo=dt.UTC)
-LAST_MOMENT = dt.datetime(9999, 12, 30, tzinfo=dt.UTC)
 DueAt = Annotated[
     dt.datetime,
+    Field(strict=False, description="Due moment, RFC 3339 with offset; returned as given."),
+    IN_YEAR_RANGE,
     BeforeValidator(_rfc3339_string),
-    Field(
-        strict=False,
-        gt=FIRST_MOMENT,
-        lt=LAST_MOMENT,
-        description="Due moment, RFC 3339 with offset; returned as given.",
-    ),
 ]
-ResourceId = Annotated[int, Field(ge=1, le=MAX_ID)]
+# Ids stay within what every JSON client reads exactly (JavaScript's Number.MAX_SAFE_INTEGER).
+MAX_RESOURCE_ID = 2**53 - 1
+ResourceId = Annotated[int, Field(ge=1, le=MAX_RESOURCE_ID), BeforeValidator(_whole_number)]
 
 
 class RequestBody(BaseModel):
@@ -90,7 +115,18 @@ class RequestBody(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+# The "not both" validators below, as the OpenAPI document states them (null counts as unset).
+NOT_BOTH_DUE_FIELDS: dict[str, Any] = {
+    "not": {
+        "required": ["due_date", "due_at"],
+        "properties": {"due_date": {"type": "string"}, "due_at": {"type": "string"}},
+    }
+}
+
+
 class _OneDueField(RequestBody):
+    model_config = ConfigDict(json_schema_extra=NOT_BOTH_DUE_FIELDS)
+
     @model_validator(mode="after")
     def _due_date_or_due_at(self) -> Self:
         values = self.__dict__
@@ -211,14 +247,16 @@ def _moment(value: Any) -> Any:
 
 Moment = Annotated[
     dt.datetime,
+    Field(description="RFC 3339 date-time with offset, or a date (meaning 00:00 UTC that day)."),
+    IN_YEAR_RANGE,
     BeforeValidator(_moment),
-    Field(
-        gt=FIRST_MOMENT,
-        lt=LAST_MOMENT,
-        description="RFC 3339 date-time with offset, or a date (meaning 00:00 UTC that day).",
-    ),
 ]
-SearchText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# The search needs a word: `pattern` tells clients (and the document) what the search enforces.
+SearchText = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    Field(json_schema_extra={"pattern": r"\w"}),
+]
 
 
 class TodoFilters(BaseModel):

@@ -16,7 +16,7 @@ from todo_api.representation import (
     not_modified,
     versioned_response,
 )
-from todo_api.routes.openapi import CONDITIONAL, INVALID, MERGE_PATCH, Responses
+from todo_api.routes.openapi import CONDITIONAL, ETAG_HEADER, INVALID, MERGE_PATCH, Responses
 from todo_api.schemas import ListCreate, ListPatch, ListRead, ListReplace
 
 router = APIRouter(prefix="/lists", tags=["lists"])
@@ -51,7 +51,11 @@ async def create_list(request: Request, todo_list: ListCreate) -> Response:
     return await idempotent_write(request, caller.user_id, create)
 
 
-@router.get("/{list_id}", response_model=ListRead, responses=NOT_FOUND)
+@router.get(
+    "/{list_id}",
+    response_model=ListRead,
+    responses={200: {"headers": ETAG_HEADER}, 304: {"description": "Not modified"}, **NOT_FOUND},
+)
 async def get_list(list_id: int, request: Request) -> Response:
     """One list. With `If-None-Match` naming its current ETag: 304."""
     caller = caller_of(request)

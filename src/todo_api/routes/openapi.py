@@ -8,4 +8,5 @@ CONDITIONAL: Responses = {
     412: {"description": "If-Match names a version that is no longer current"},
     428: {"description": "If-Match is required (TODO_REQUIRE_IF_MATCH) and missing"},
 }
+ETAG_HEADER = {"ETag": {"description": "Strong validator; send it back in If-Match"}}
 MERGE_PATCH = "application/merge-patch+json"

@@ -18,7 +18,7 @@ from todo_api.representation import (
     todo_body,
     versioned_response,
 )
-from todo_api.routes.openapi import CONDITIONAL, INVALID, MERGE_PATCH, Responses
+from todo_api.routes.openapi import CONDITIONAL, ETAG_HEADER, INVALID, MERGE_PATCH, Responses
 from todo_api.schemas import (
     TodoCreate,
     TodoFilters,
@@ -31,7 +31,6 @@ from todo_api.schemas import (
 router = APIRouter(prefix="/todos", tags=["todos"])
 
 NOT_FOUND: Responses = {404: {"description": "No such todo (or not yours)"}}
-ETAG_HEADER = {"ETag": {"description": "Strong validator; send it back in If-Match"}}
 PAGE_HEADERS = {"Link": {"description": 'URL of the next page, as `<…>; rel="next"`'}}
 
 
