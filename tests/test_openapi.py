@@ -135,3 +135,20 @@ def test_the_document_says_a_search_needs_a_word(client: TestClient, q: str, sta
     ]
     assert Draft202012Validator(parameter["schema"]).is_valid(q) == (status == 200)
     assert client.get("/todos", params={"q": q}).status_code == status
+
+
+@pytest.mark.parametrize("method", ["GET", "DELETE", "PATCH"])
+def test_a_single_valued_filter_given_twice_is_422(client: TestClient, method: str) -> None:
+    """The document types `completed` as one boolean; FastAPI alone would keep the last value,
+    so `DELETE /todos?completed=x&completed=false` would delete."""
+    client.post("/todos", json={"title": "kept"})
+    response = client.request(
+        method,
+        "/todos",
+        params=[("completed", "maybe"), ("completed", "false")],
+        json={"completed": True} if method == "PATCH" else None,
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["loc"] == ["query", "completed"]
+    assert [todo["title"] for todo in client.get("/todos").json()] == ["kept"]
+    assert client.get("/todos", params=[("tag", "a"), ("tag", "b")]).status_code == 200

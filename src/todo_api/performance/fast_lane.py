@@ -108,8 +108,9 @@ class FastLane:
 class _QueryModel:
     """A route's query model, read from a query string as FastAPI reads it.
 
-    A sequence-typed field takes every value given, any other field the last one. A name that
-    is no field (FastAPI rejects it) or a value that does not validate parses to None.
+    A sequence-typed field takes every value given, any other field one. A name that is no
+    field, a single-valued field given twice (the route rejects both) or a value that does not
+    validate parses to None.
     """
 
     def __init__(self, model: type[BaseModel], argument_name: str) -> None:
@@ -130,6 +131,10 @@ class _QueryModel:
     def parse(self, parameters: QueryParams) -> BaseModel | None:
         if not self.names.issuperset(parameters):
             return None
+        if any(
+            len(parameters.getlist(name)) > 1 for name in parameters if name not in self.repeatable
+        ):
+            return None  # a single-valued parameter given twice: the route words the 422
         values = {
             name: parameters.getlist(name) if name in self.repeatable else parameters[name]
             for name in parameters  # each name once

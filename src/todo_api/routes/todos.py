@@ -1,12 +1,14 @@
 """The /todos resource: filtered pages, create, read, replace, merge-patch, delete, and bulk."""
 
-from typing import Annotated, Any
+from typing import Annotated, Any, get_origin
 
 from fastapi import APIRouter, Body, Query, Request, Response
+from pydantic import BaseModel
 from sqlalchemy.engine import Connection
 
 from todo_api.deps import caller_of, database_of, unchanged_for_client, version_condition
 from todo_api.domain import clock
+from todo_api.errors import InvalidParameter
 from todo_api.idempotency import IDEMPOTENT_POST, idempotent_write
 from todo_api.pagination import Position, decode_cursor, encode_cursor, query_fingerprint
 from todo_api.repository import search_index, todo_bulk
@@ -53,6 +55,7 @@ def criteria_of(filters: TodoFilters) -> repository.TodoCriteria:
 )
 async def list_todos(request: Request, query: Annotated[TodoPageQuery, Query()]) -> Response:
     """Todos matching the filters, a page at a time; the next page's URL is in `Link`."""
+    _require_single_values(request, TodoPageQuery)
     caller = caller_of(request)
     sort = repository.SORTS[query.sort]
     fingerprint = query_fingerprint(
@@ -176,6 +179,7 @@ async def delete_todos(
 ) -> dict[str, int]:
     """Delete every todo matching the filters: **all of yours without any** (the Todo-Backend
     contract); `?completed=true` clears completed ones. Atomic; returns the count."""
+    _require_single_values(request, TodoFilters)
     caller = caller_of(request)
     criteria = criteria_of(filters)
     deleted = await database_of(request).write(
@@ -192,6 +196,7 @@ async def patch_todos(
 ) -> dict[str, int]:
     """Merge-patch every todo matching the filters (e.g. `{"completed": true}` marks all done).
     Atomic; returns the count."""
+    _require_single_values(request, TodoFilters)
     caller = caller_of(request)
     changes = patch.model_dump(exclude_unset=True)
     criteria = criteria_of(filters)
@@ -201,3 +206,11 @@ async def patch_todos(
         )
     )
     return {"updated": updated}
+
+
+def _require_single_values(request: Request, model: type[BaseModel]) -> None:
+    """A parameter the document types as one value, given twice, is an error (FastAPI would
+    quietly keep the last one: `?completed=x&completed=false` must not delete anything)."""
+    for name, field in model.model_fields.items():
+        if get_origin(field.annotation) is not list and len(request.query_params.getlist(name)) > 1:
+            raise InvalidParameter(name, "give it once")
