@@ -74,6 +74,11 @@ def problem_response(
 
 def _app_error(_request: Request, error: Exception) -> Response:
     assert isinstance(error, AppError)
+    return app_error_response(error)
+
+
+def app_error_response(error: AppError) -> Response:
+    """The problem+json answer to an application error (the fast lane renders with it too)."""
     return problem_response(
         error.status,
         slug=error.slug,

@@ -5,11 +5,11 @@ a todo from SQLite (docs/performance.md). This lane does only that part itself â
 the path and parses the body or the query with the route's own Pydantic model â€” and then
 calls the route function FastAPI would call, so the answer is built by the same code.
 
-It answers only what the route answers successfully. Anything unusual (a query string on a
-single todo, another media type, a body or query that does not validate) and every error (an
-unknown id, a list that does not exist, a tampered cursor) goes to FastAPI with the request
-intact, so errors are rendered in one place and the OpenAPI document stays the contract.
-tests/test_fast_lane.py checks both paths answer alike.
+Anything unusual (a query string on a single todo, another media type, a body or query that
+does not validate) goes to FastAPI with the request intact, so FastAPI words every 400 and
+422. An application error the route raises (an unknown id, a list that does not exist, a
+tampered cursor, a busy database) is rendered by `problems.app_error_response`, the function
+FastAPI's handler calls. tests/test_fast_lane.py checks both paths answer alike.
 
 What to parse comes from the route declarations (FastAPI's own reading of them): the body and
 query models, which query parameters repeat, and the names the route function takes its
@@ -33,6 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from todo_api.domain.ids import MAX_ID, is_storable_id
 from todo_api.errors import AppError
+from todo_api.problems import app_error_response
 
 # Canonical ids only ("7", not "07" or "+7"), as long as a storable one: others go to FastAPI.
 _TODO_PATH = re.compile(rf"/todos/([1-9][0-9]{{0,{len(str(MAX_ID)) - 1}}})")
@@ -79,13 +80,11 @@ class FastLane:
             await self.app(scope, receive, send)
             return
         arguments = {self.page_query.argument_name: query}
-        if not await _answered(scope, receive, send, self.list_todos, arguments):
-            await self.app(scope, receive, send)
+        await _answer(scope, receive, send, self.list_todos, arguments)
 
     async def _get(self, scope: Scope, receive: Receive, send: Send, todo_id: int) -> None:
         arguments = {self.todo_id_name: todo_id}
-        if not await _answered(scope, receive, send, self.get_todo, arguments):
-            await self.app(scope, receive, send)
+        await _answer(scope, receive, send, self.get_todo, arguments)
 
     async def _post(self, scope: Scope, receive: Receive, send: Send) -> None:
         length = _json_body_length(scope)
@@ -101,8 +100,7 @@ class FastLane:
             await self.app(scope, _replaying(body, receive), send)  # FastAPI words the 400/422
             return
         arguments = {self.create_body_name: todo}
-        if not await _answered(scope, _replaying(body, receive), send, self.create_todo, arguments):
-            await self.app(scope, _replaying(body, receive), send)
+        await _answer(scope, _replaying(body, receive), send, self.create_todo, arguments)
 
 
 class _QueryModel:
@@ -145,12 +143,15 @@ class _QueryModel:
             return None
 
 
-async def _answered(
+async def _answer(
     scope: Scope, receive: Receive, send: Send, route: APIRoute, arguments: dict[str, Any]
-) -> bool:
-    """Send what the route function returns; False when it raised an application error.
+) -> None:
+    """Send what the route function returns, or the problem its application error names.
 
     The route function gets its arguments by name, and the request as FastAPI would pass it.
+    An application error is rendered by the same function FastAPI's handler uses, rather than
+    by running the route again through FastAPI: a second run would wait for the database's
+    lock a second time (a 503 after twice the lock timeout) and repeat the unit's work.
     """
     scope["route"] = route
     request_name = route.dependant.request_param_name
@@ -159,10 +160,9 @@ async def _answered(
     endpoint: Callable[..., Awaitable[Response]] = route.endpoint
     try:
         response = await endpoint(**arguments)
-    except AppError:
-        return False  # its unit of work rolled back; FastAPI runs the route again and renders it
+    except AppError as error:  # its unit of work rolled back
+        response = app_error_response(error)
     await response(scope, receive, send)
-    return True
 
 
 def _api_route(routes: Sequence[BaseRoute], method: str, path: str) -> APIRoute:
