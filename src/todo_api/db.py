@@ -27,7 +27,7 @@ from todo_api.db_faults import (
     translated,
 )
 from todo_api.errors import AppError
-from todo_api.performance.group_commit import GroupCommit
+from todo_api.db_writer import GroupCommit
 
 T = TypeVar("T")
 UnitOfWork = Callable[[Connection], T]
@@ -95,7 +95,7 @@ class Database:
 
     Nothing here waits inside the event loop. Reads run inline on the loop's own connection:
     in WAL mode a reader never waits for a writer, and a point read costs less than a thread
-    hop. Writes run on the writer thread (performance/group_commit.py), where waiting for
+    hop. Writes run on the writer thread (db_writer.py), where waiting for
     another process's write lock stalls only the writes queued behind it. Long reads (exports)
     run on a thread of their own with `read_off_loop`.
     """
@@ -161,7 +161,7 @@ class Database:
         """Run a unit atomically: all of it commits, or none of it does.
 
         Units waiting together share one transaction and one commit on the writer thread (see
-        performance/group_commit.py); each still succeeds or fails on its own.
+        db_writer.py); each still succeeds or fails on its own.
         """
         try:
             return await self._group_commit.submit(work)

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from todo_api.db import create_engine
-from todo_api.performance.group_commit import GroupCommit
+from todo_api.db_writer import GroupCommit
 
 Unit = Callable[[Connection], str]
 

@@ -1,4 +1,7 @@
-"""Group commit on a writer thread: the write units waiting together share one transaction.
+"""The writer thread, and group commit: the write units waiting together share one transaction.
+
+This is behaviour, not only speed, which is why it is not under performance/: the thread is
+what keeps the event loop from ever waiting for SQLite's write lock.
 
 Why a thread: taking SQLite's write lock can wait (another worker, replica or `todo-api import`
 holds it), and a long unit (a bulk change, an import) runs for seconds. Either would freeze
