@@ -26,8 +26,8 @@ from todo_api.db_faults import (
     sqlite_path,
     translated,
 )
-from todo_api.errors import AppError
 from todo_api.db_writer import GroupCommit
+from todo_api.errors import AppError
 
 T = TypeVar("T")
 UnitOfWork = Callable[[Connection], T]
