@@ -19,7 +19,7 @@ from support import post_created
 from todo_api.app import create_app
 from todo_api.config import Settings
 from todo_api.performance.fast_lane import FastLane
-from todo_api.schemas import TodoPageQuery
+from todo_api.schemas import TodoCreate, TodoPageQuery
 
 VIA_FASTAPI = "?via=fastapi"
 # Differ between two otherwise identical answers: when, which row, which request.
@@ -154,7 +154,9 @@ def test_lane_requests_are_logged_with_their_route_template(
     ]
 
 
-_FIELD_VALUES = {
+# Values worth trying for the fields of the create model; a field added to the model without an
+# entry here is sampled all the same, with values of every JSON type.
+_INTERESTING_VALUES = {
     "title": st.one_of(st.text(max_size=30), st.integers(), st.none(), st.just(" " * 3)),
     "description": st.one_of(st.text(max_size=20), st.none()),
     "completed": st.one_of(st.booleans(), st.sampled_from(["yes", "true", 1])),
@@ -163,8 +165,12 @@ _FIELD_VALUES = {
     "tags": st.lists(st.text(max_size=8), max_size=3),
     "list_id": st.sampled_from([None, 1, 999]),
     "due_date": st.sampled_from(["2027-01-02", "2027-02-30", "soon"]),
-    "unknown": st.integers(),
+    "due_at": st.sampled_from(["2027-01-02T10:00:00+02:00", "2027-01-02T10:00:00", "later"]),
 }
+_ANY_JSON = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=8))
+_FIELD_VALUES = {
+    name: _INTERESTING_VALUES.get(name, _ANY_JSON) for name in TodoCreate.model_fields
+} | {"unknown": st.integers()}
 _BODIES = st.one_of(
     st.dictionaries(st.sampled_from(sorted(_FIELD_VALUES)), st.integers()).flatmap(
         lambda keys: st.fixed_dictionaries({key: _FIELD_VALUES[key] for key in keys})
@@ -185,7 +191,7 @@ def test_any_body_is_answered_as_fastapi_answers_it(client: TestClient, body: An
     full = client.post("/todos" + VIA_FASTAPI, json=body)
 
     assert fast.status_code == full.status_code
-    assert fast.status_code in (201, 404, 422), fast.text
+    assert fast.status_code in (201, 422), fast.text  # list 999 does not exist: 422
     assert _comparable_body(fast) == _comparable_body(full)
     assert _todo_count(client) == before + (2 if fast.status_code == 201 else 0)
 

@@ -118,7 +118,7 @@ def _healthcheck(settings: Settings, args: argparse.Namespace) -> int:
 # --- export and import: straight on the database, as the local user ---------------------------
 
 
-def _transfer_format(args: argparse.Namespace) -> str:
+def _document_format(args: argparse.Namespace) -> str:
     """--format, else the file's extension: .ics (.ical, .icalendar) is iCalendar, else JSON."""
     if args.format:
         format_name: str = args.format
@@ -156,7 +156,7 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
     from todo_api import export_document, ical
     from todo_api.tables import LOCAL_USER_ID
 
-    is_calendar = _transfer_format(args) == "ics"
+    is_calendar = _document_format(args) == "ics"
     now = clock.now()
     database = _migrated_database(settings)
     try:
@@ -213,7 +213,7 @@ def _import(settings: Settings, args: argparse.Namespace) -> int:
     from todo_api.errors import AppError
     from todo_api.tables import LOCAL_USER_ID
 
-    is_calendar = _transfer_format(args) == "ics"
+    is_calendar = _document_format(args) == "ics"
     try:
         body = _read_input(args)
     except OSError as error:
@@ -251,7 +251,7 @@ def _import(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_transfer_options(command: argparse.ArgumentParser, file_help: str) -> None:
+def _add_document_options(command: argparse.ArgumentParser, file_help: str) -> None:
     command.add_argument("file", metavar="FILE", help=file_help)
     command.add_argument(
         "--format",
@@ -289,7 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="write all lists and todos to a file (JSON or iCalendar)",
         description="Export the local user's lists and todos (docs/import-export.md).",
     )
-    _add_transfer_options(export, "file to write; - for stdout")
+    _add_document_options(export, "file to write; - for stdout")
     export.set_defaults(run=_export)
 
     import_ = commands.add_parser(
@@ -298,7 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Import an export (JSON) or a calendar's VTODOs, appending to the local "
         "user's data in one transaction; exit 1 and change nothing if the file is invalid.",
     )
-    _add_transfer_options(import_, "file to read; - for stdin")
+    _add_document_options(import_, "file to read; - for stdin")
     import_.set_defaults(run=_import)
     return parser
 

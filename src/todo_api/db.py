@@ -36,7 +36,7 @@ UnitOfWork = Callable[[Connection], T]
 BUSY_TIMEOUT_MS = 10_000
 # A read in WAL mode waits for no lock but in rare recovery moments; it runs on the event loop.
 READ_BUSY_TIMEOUT_MS = 50
-_BEGIN_OPTION = "todo_begin"  # execution option naming the BEGIN statement of the next transaction
+BEGIN_OPTION = "todo_begin"  # execution option naming the BEGIN statement of the next transaction
 
 
 class DatabaseLocationError(DatabaseUnusable):
@@ -83,7 +83,7 @@ def create_engine(database_url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:
-        statement = connection.get_execution_options().get(_BEGIN_OPTION)
+        statement = connection.get_execution_options().get(BEGIN_OPTION)
         if statement:
             connection.exec_driver_sql(statement)
 

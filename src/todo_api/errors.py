@@ -10,6 +10,11 @@ from http import HTTPStatus
 from typing import Any
 
 
+def dotted_location(loc: Sequence[Any]) -> str:
+    """Where an error is, as a client reads it: `body.todos.3.title`."""
+    return ".".join(str(part) for part in loc)
+
+
 class AppError(Exception):
     """An error a client caused or must know about; subclasses fix the status and type."""
 

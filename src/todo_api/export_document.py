@@ -24,7 +24,7 @@ from pydantic import (
 from sqlalchemy.engine import Connection
 
 from todo_api.domain.due import require_one_due
-from todo_api.errors import InvalidDocument, MalformedDocument
+from todo_api.errors import InvalidDocument, MalformedDocument, dotted_location
 from todo_api.repository import import_export as repository
 from todo_api.repository import lists as lists_repository
 from todo_api.repository.import_export import ImportedList, ImportedTodo
@@ -231,16 +231,12 @@ def validate_document(raw: object) -> ExportDocument:
 def invalid_document(errors: Sequence[dict[str, Any]]) -> InvalidDocument:
     """The one problem for a document: a short detail, and the first MAX_REPORTED_ERRORS."""
     shown = errors[:MAX_REPORTED_ERRORS]
-    detail = "; ".join(f"{_dotted(item['loc'])}: {item['msg']}" for item in shown[:3])
+    detail = "; ".join(f"{dotted_location(item['loc'])}: {item['msg']}" for item in shown[:3])
     if len(errors) > 3:
         detail += f"; and {len(errors) - 3} more problem(s)"
     if len(errors) > len(shown):
         detail += f" (the first {len(shown)} are listed)"
     return InvalidDocument(f"Nothing was imported. {detail}", errors=shown)
-
-
-def _dotted(loc: Sequence[Any]) -> str:
-    return ".".join(str(part) for part in loc)
 
 
 def _check_format(raw: object) -> dict[str, Any]:

@@ -37,7 +37,8 @@ from todo_api.tables import IDEMPOTENCY_KEY_MAX_LENGTH
 
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
-RETENTION = dt.timedelta(hours=24)  # a stored answer is replayed for at least this long
+RETENTION_HOURS = 24
+RETENTION = dt.timedelta(hours=RETENTION_HOURS)  # a stored answer is replayed at least this long
 # Expired keys deleted by each request that stores a new key: more than one per insert, so the
 # table shrinks back to the last RETENTION's keys; bounded, so no request pays for a backlog.
 EXPIRED_SWEEP_LIMIT = 100
@@ -59,7 +60,8 @@ IDEMPOTENT_POST: dict[str, Any] = {
             "required": False,
             "description": (
                 "Makes the POST safe to retry: the same key with the same request replays the "
-                "first answer (with `Idempotent-Replayed: true`) for at least 24 hours; with a "
+                "first answer (with `Idempotent-Replayed: true`) for at least "
+                f"{RETENTION_HOURS} hours; with a "
                 "different request, 422. Keys are per user. See docs/idempotency.md."
             ),
             "schema": {
@@ -71,7 +73,10 @@ IDEMPOTENT_POST: dict[str, Any] = {
         }
     ],
     "responses": {
-        "400": {"description": "The Idempotency-Key header is not 1-255 printable ASCII"},
+        "400": {
+            "description": "The Idempotency-Key header is not "
+            f"1-{IDEMPOTENCY_KEY_MAX_LENGTH} printable ASCII"
+        },
         "409": {"description": "A concurrent request with the same Idempotency-Key won; retry"},
     },
 }

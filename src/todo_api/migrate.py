@@ -9,8 +9,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
+from todo_api.db import BEGIN_OPTION
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-WRITE_LOCK_OPTION = {"todo_begin": "BEGIN IMMEDIATE"}
+WRITE_LOCK_OPTION = {BEGIN_OPTION: "BEGIN IMMEDIATE"}
 # SQLite's full-text index lives in tables the migrations create by hand (todos_fts*).
 SEARCH_INDEX_PREFIX = "todos_fts"
 

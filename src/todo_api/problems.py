@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.routing import Match
 
-from todo_api.errors import AppError
+from todo_api.errors import AppError, dotted_location
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_PREFIX = "urn:todo-api:problem:"
@@ -127,7 +127,7 @@ def _validation_error(_request: Request, error: Exception) -> Response:
         HTTPStatus.UNPROCESSABLE_ENTITY,
         slug="validation-error",
         title="Invalid request",
-        detail="; ".join(f"{_dotted(item['loc'])}: {item['msg']}" for item in errors),
+        detail="; ".join(f"{dotted_location(item['loc'])}: {item['msg']}" for item in errors),
         errors=errors,
     )
 
@@ -135,10 +135,6 @@ def _validation_error(_request: Request, error: Exception) -> Response:
 def _public_error(item: Any) -> dict[str, Any]:
     """Keep what a client needs; drop `input` and `ctx`, which may echo large or odd values."""
     return {"loc": list(item["loc"]), "msg": item["msg"], "type": item["type"]}
-
-
-def _dotted(loc: Sequence[Any]) -> str:
-    return ".".join(str(part) for part in loc)
 
 
 def install_error_handlers(app: FastAPI) -> None:

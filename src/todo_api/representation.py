@@ -6,13 +6,13 @@ Nothing checks these bodies against the models at run time: the route tests vali
 against them, and since the models accept extra fields, a field leaked here would pass.
 """
 
-import datetime as dt
 from typing import Any
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from todo_api.domain.due import in_given_offset
 from todo_api.etags import etag
 from todo_api.repository.lists import TodoList
 from todo_api.repository.todos import Todo
@@ -39,9 +39,7 @@ def todo_body(todo: Todo, root: str) -> dict[str, Any]:
         del body[name]
     body["url"] = f"{root}/todos/{todo.id}"
     body["tags"] = orjson.loads(todo.tags)
-    if todo.due_at is not None:  # returned in the offset it was given with
-        offset = dt.timezone(dt.timedelta(minutes=todo.due_offset_minutes or 0))
-        body["due_at"] = todo.due_at.astimezone(offset)
+    body["due_at"] = in_given_offset(todo.due_at, todo.due_offset_minutes)
     return body
 
 

@@ -77,9 +77,6 @@ users = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
 )
 
-# Sort keys that are never NULL, so keyset pagination compares plain tuples on an index
-# (a todo without a due date has domain.due.NO_DUE).
-NO_ORDER = 1e300  # `order` is null: sorts after every number
 LIST_NAME_MAX_LENGTH = 200
 TAG_MAX_LENGTH = 50
 DEFAULT_LIST_NAME = "Inbox"

@@ -27,6 +27,21 @@ def due_key(due_date: dt.date | None, due_at: dt.datetime | None) -> dt.datetime
     return NO_DUE
 
 
+def offset_minutes(due_at: dt.datetime | None) -> int | None:
+    """The UTC offset a due moment was given in, kept so it is returned the same way."""
+    if due_at is None:
+        return None
+    offset = due_at.utcoffset()
+    return None if offset is None else int(offset.total_seconds() // 60)
+
+
+def in_given_offset(due_at: dt.datetime | None, minutes: int | None) -> dt.datetime | None:
+    """A stored (UTC) due moment in the offset it was given in."""
+    if due_at is None:
+        return None
+    return due_at.astimezone(dt.timezone(dt.timedelta(minutes=minutes or 0)))
+
+
 def with_due_counterpart(
     changes: Mapping[str, Any], due_date: dt.date | None, due_at: dt.datetime | None
 ) -> dict[str, Any]:

@@ -7,10 +7,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from todo_api.domain.ids import is_storable_id
+from todo_api.domain.order import NO_ORDER
 from todo_api.domain.versions import VersionCondition, require_version
 from todo_api.errors import Conflict, InvalidField, ListNotFound
 from todo_api.performance.driver_statements import fetch
-from todo_api.tables import DEFAULT_LIST_NAME, NO_ORDER, lists
+from todo_api.tables import DEFAULT_LIST_NAME, lists
 
 
 class TodoList(NamedTuple):

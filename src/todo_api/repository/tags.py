@@ -1,7 +1,7 @@
 """SQL for tags: the todo_tags index behind tag filters and tag counts."""
 
 from collections.abc import Iterable, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -40,6 +40,22 @@ def set_todo_tags(
     if not new:
         connection.execute(_DELETE_FOR_TODO, {"match_id": todo_id})
     add_todo_tags(connection, owner_id, [(todo_id, names)])
+
+
+def replace_tags_of_many(
+    connection: Connection, owner_id: int, todo_ids: sa.Select[Any], names: Sequence[str]
+) -> None:
+    """Give every todo `todo_ids` selects exactly the tags `names`: a statement per tag, not per
+    todo (bulk changes)."""
+    connection.execute(sa.delete(todo_tags).where(todo_tags.c.todo_id.in_(todo_ids)))
+    for name in names:
+        rows = sa.select(
+            todo_ids.selected_columns[0],
+            sa.literal(tag_key(name)),
+            sa.literal(owner_id),
+            sa.literal(name),
+        )
+        connection.execute(_INSERT.from_select(["todo_id", "tag_key", "owner_id", "name"], rows))
 
 
 def add_todo_tags(

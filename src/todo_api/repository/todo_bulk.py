@@ -15,12 +15,13 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from todo_api.domain.due import NO_DUE, due_key
-from todo_api.domain.tags import tag_key
+from todo_api.domain.due import NO_DUE, due_key, offset_minutes
+from todo_api.domain.order import order_key
 from todo_api.repository import lists as lists_repository
 from todo_api.repository.search_index import index_pending_search
+from todo_api.repository.tags import replace_tags_of_many
 from todo_api.repository.todos import TodoCriteria, filter_parameters, matching_ids
-from todo_api.tables import NO_ORDER, todo_tags, todos
+from todo_api.tables import todos
 
 # The ids a bulk change acts on; a temporary table lives as long as its connection.
 _matched = sa.Table(
@@ -77,7 +78,7 @@ def update_todos(
         .values(**_new_values(changes, now), version=todos.c.version + 1, updated_at=now)
     )
     if "tags" in changes:
-        _replace_tags(connection, owner_id, changes["tags"])
+        replace_tags_of_many(connection, owner_id, _MATCHED_IDS, changes["tags"])
     return matched
 
 
@@ -98,7 +99,7 @@ def _new_values(changes: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
     values: dict[str, Any] = {name: changes[name] for name in _PLAIN_FIELDS if name in changes}
     if "order" in changes:
         values["order"] = changes["order"]
-        values["order_key"] = NO_ORDER if changes["order"] is None else changes["order"]
+        values["order_key"] = order_key(changes["order"])
     if "tags" in changes:
         values["tags"] = orjson.dumps(changes["tags"]).decode()
     if "completed" in changes:
@@ -115,11 +116,10 @@ def _due_values(changes: dict[str, Any]) -> dict[str, Any]:
     """due_date and due_at exclude each other: setting one clears the other; the key follows."""
     due_date, due_at = changes.get("due_date"), changes.get("due_at")
     if due_date is not None or due_at is not None:  # a new due moment for every todo
-        offset = None if due_at is None else int(due_at.utcoffset().total_seconds() // 60)
         return {
             "due_date": due_date,
             "due_at": due_at,
-            "due_offset_minutes": offset,
+            "due_offset_minutes": offset_minutes(due_at),
             "due_key": due_key(due_date, due_at),
         }
     values: dict[str, Any] = {}
@@ -142,19 +142,3 @@ def _due_values(changes: dict[str, Any]) -> dict[str, Any]:
 def _as(column: sa.Column[Any], value: Any) -> sa.BindParameter[Any]:
     """`value` bound as `column` stores it (inside an expression it would get a generic type)."""
     return sa.literal(value, type_=column.type)
-
-
-def _replace_tags(connection: Connection, owner_id: int, names: list[str]) -> None:
-    connection.execute(sa.delete(todo_tags).where(todo_tags.c.todo_id.in_(_MATCHED_IDS)))
-    for name in names:
-        connection.execute(
-            sa.insert(todo_tags).from_select(
-                ["todo_id", "tag_key", "owner_id", "name"],
-                sa.select(
-                    _matched.c.id,
-                    sa.literal(tag_key(name)),
-                    sa.literal(owner_id),
-                    sa.literal(name),
-                ),
-            )
-        )

@@ -11,8 +11,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from todo_api.domain import clock
-from todo_api.domain.due import NO_DUE, due_key, with_due_counterpart
+from todo_api.domain.due import (
+    NO_DUE,
+    due_key,
+    in_given_offset,
+    offset_minutes,
+    with_due_counterpart,
+)
 from todo_api.domain.ids import is_storable_id
+from todo_api.domain.order import order_key
 from todo_api.domain.tags import tag_key
 from todo_api.domain.versions import VersionCondition, require_version
 from todo_api.errors import InvalidParameter, TodoNotFound
@@ -20,7 +27,7 @@ from todo_api.pagination import Position, SortKey
 from todo_api.performance.driver_statements import fetch
 from todo_api.repository import lists as lists_repository
 from todo_api.repository.tags import set_todo_tags
-from todo_api.tables import NO_ORDER, todo_tags, todos
+from todo_api.tables import todo_tags, todos
 
 
 class Todo(NamedTuple):
@@ -58,7 +65,7 @@ class Sort:
         keys: dict[str, SortKey] = {
             "created_at": todo.created_at,
             "updated_at": todo.updated_at,
-            "order_key": _order_key(todo.order),
+            "order_key": order_key(todo.order),
             "due_key": due_key(todo.due_date, todo.due_at),
             "priority": todo.priority,
         }
@@ -95,22 +102,16 @@ _NEW_TODO_DEFAULTS: dict[str, Any] = {
 }
 
 
-def _order_key(order: float | None) -> float:
-    return NO_ORDER if order is None else order
-
-
 def stored_fields(fields: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
     """Column values for the given API fields, with the derived columns that follow them."""
     values = {key: value for key, value in fields.items() if key != "tags"}
     if "tags" in fields:
         values["tags"] = orjson.dumps(fields["tags"]).decode()
     if "order" in fields:
-        values["order_key"] = _order_key(fields["order"])
+        values["order_key"] = order_key(fields["order"])
     if "due_at" in fields:
         due_at = fields["due_at"]
-        values["due_offset_minutes"] = (
-            None if due_at is None else int(due_at.utcoffset().total_seconds() // 60)
-        )
+        values["due_offset_minutes"] = offset_minutes(due_at)
     if "due_date" in fields or "due_at" in fields:
         values["due_key"] = due_key(fields.get("due_date"), fields.get("due_at"))
     if "completed" in fields:
@@ -165,7 +166,9 @@ def update_todo(
     require_version(condition, current.version, f"Todo {todo_id}")
     if not changes:  # an empty merge patch changes nothing, not even updated_at
         return current
-    changes = with_due_counterpart(changes, current.due_date, _given_due_at(current))
+    changes = with_due_counterpart(
+        changes, current.due_date, in_given_offset(current.due_at, current.due_offset_minutes)
+    )
     if "list_id" in changes and changes["list_id"] is None:  # PUT without list_id
         changes["list_id"] = lists_repository.default_list_id(connection, owner_id, now)
     elif changes.get("list_id") not in (None, current.list_id):
@@ -183,14 +186,6 @@ def update_todo(
     if "tags" in changes:
         set_todo_tags(connection, owner_id, todo_id, changes["tags"])
     return Todo._make(row)
-
-
-def _given_due_at(todo: Todo) -> dt.datetime | None:
-    """due_at in the offset the client gave it."""
-    if todo.due_at is None:
-        return None
-    offset = dt.timezone(dt.timedelta(minutes=todo.due_offset_minutes or 0))
-    return todo.due_at.astimezone(offset)
 
 
 def delete_todo(
