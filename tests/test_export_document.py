@@ -5,6 +5,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
@@ -17,6 +18,7 @@ from support import post_created as post
 from todo_api import export_document
 from todo_api.app import create_app
 from todo_api.config import Settings
+from todo_api.db import Database
 from todo_api.export_document import ExportDocument
 from todo_api.repository.import_export import ImportedTodo
 from todo_api.tables import LOCAL_USER_ID, lists, todos, users
@@ -476,3 +478,32 @@ def test_any_valid_document_round_trips(
         assert _same_moment(given_todo["due_at"], got["due_at"], same_offset=True)
         for name in ("created_at", "updated_at", "completed_at"):
             assert _same_moment(given_todo[name], got[name], same_offset=False), name
+
+
+@pytest.mark.parametrize("page_size", [1, 2, 1000])
+def test_an_export_streamed_in_pages_is_the_document_dumped_whole(
+    client: TestClient, database_url: str, page_size: int
+) -> None:
+    rich_dataset(client)
+    database = Database(database_url)
+    try:
+        with database.snapshot() as connection:
+            chunks = list(
+                export_document.export_chunks(
+                    connection, LOCAL_USER_ID, dt.datetime.now(dt.UTC), page_size=page_size
+                )
+            )
+    finally:
+        database.close()
+    body = b"".join(chunks)
+    assert len(chunks) >= 2 + len(orjson.loads(body)["todos"]) // page_size
+    assert body == export_document.dump_document(orjson.loads(body))
+    served = client.get("/export").json()
+    assert {**orjson.loads(body), "exported_at": None} == {**served, "exported_at": None}
+
+
+def test_an_account_without_todos_exports_an_empty_list(client: TestClient) -> None:
+    response = client.get("/export")
+    assert response.status_code == 200
+    assert response.content == export_document.dump_document(response.json())
+    assert response.json()["todos"] == []

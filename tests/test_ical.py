@@ -4,12 +4,26 @@ import datetime as dt
 import re
 from typing import Any
 
+import orjson
 import pytest
 from fastapi.testclient import TestClient
 from icalendar import Calendar
+from icalendar import Todo as VTodo
+from sqlalchemy.engine import Connection
 
 from support import post_created as post
-from todo_api.ical import ICALENDAR_PRIORITY, priority_of
+from todo_api.db import Database
+from todo_api.ical import (
+    ICALENDAR_PRIORITY,
+    LIST_PROPERTY,
+    PRODUCT_ID,
+    UID_TEMPLATE,
+    calendar_chunks,
+    priority_of,
+)
+from todo_api.repository.import_export import todo_pages
+from todo_api.repository.lists import list_lists
+from todo_api.tables import LOCAL_USER_ID
 
 CALENDAR = {"content-type": "text/calendar"}
 
@@ -224,3 +238,62 @@ def test_invalid_vtodos_are_located_by_property_and_nothing_is_imported(
 def test_an_empty_calendar_imports_nothing(client: TestClient) -> None:
     response = import_calendar(client, wrap())
     assert response.json() == {"lists": 0, "todos": 0}
+
+
+def icalendar_reference(connection: Connection, now: dt.datetime) -> bytes:
+    """The calendar as `icalendar` itself builds and writes it: what the export must equal."""
+    names = {item.id: item.name for item in list_lists(connection, LOCAL_USER_ID)}
+    calendar = Calendar()
+    calendar.add("prodid", PRODUCT_ID)
+    calendar.add("version", "2.0")
+    for page in todo_pages(connection, LOCAL_USER_ID, 1000):
+        for todo in page:
+            vtodo = VTodo()
+            vtodo.add("uid", UID_TEMPLATE.format(id=todo.id))
+            vtodo.add("dtstamp", now)
+            vtodo.add("created", todo.created_at)
+            vtodo.add("last-modified", todo.updated_at)
+            vtodo.add("summary", todo.title)
+            if todo.description is not None:
+                vtodo.add("description", todo.description)
+            vtodo.add("status", "COMPLETED" if todo.completed else "NEEDS-ACTION")
+            if todo.completed_at is not None:
+                vtodo.add("completed", todo.completed_at)
+            if todo.due_date is not None:
+                vtodo.add("due", todo.due_date)
+            elif todo.due_at is not None:
+                vtodo.add("due", todo.due_at)
+            vtodo.add("priority", ICALENDAR_PRIORITY[todo.priority])
+            if tags := orjson.loads(todo.tags):
+                vtodo.add("categories", tags)
+            vtodo.add(LIST_PROPERTY, names[todo.list_id])
+            calendar.add_component(vtodo)
+    reference: bytes = calendar.to_ical()
+    return reference
+
+
+@pytest.mark.parametrize("page_size", [1, 2, 1000])
+def test_the_export_writes_what_icalendar_writes(
+    client: TestClient, database_url: str, page_size: int
+) -> None:
+    sample(client)
+    odd = post(client, "/lists", name="Ünïcode; list, with \\ a long name " + "ß" * 40)
+    post(
+        client,
+        "/todos",
+        title="A title long enough to be folded, with commas; semicolons \\N \\ and ü " + "é" * 30,
+        description="line one\r\nline two\rthree\n" + "long " * 30,
+        tags=["a,b", "c;d", "Ωmega"],
+        list_id=odd["id"],
+        due_at="2026-03-01T17:00:00-03:00",
+    )
+    now = dt.datetime.now(dt.UTC)
+    database = Database(database_url)
+    try:
+        with database.snapshot() as connection:
+            chunks = list(calendar_chunks(connection, LOCAL_USER_ID, now, page_size=page_size))
+            reference = icalendar_reference(connection, now)
+    finally:
+        database.close()
+    assert b"".join(chunks) == reference
+    assert len(chunks) == 2 + -(-4 // page_size)  # head, a chunk per page, end

@@ -2,14 +2,15 @@
 
 import argparse
 import asyncio
+import contextlib
 import signal
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Protocol, Self
+from typing import TYPE_CHECKING, BinaryIO, Protocol, Self
 
 from pydantic import ValidationError
 
@@ -156,41 +157,47 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
     from todo_api import export_document, ical
     from todo_api.tables import LOCAL_USER_ID
 
-    is_calendar = _document_format(args) == "ics"
+    chunks_of = (
+        ical.calendar_chunks if _document_format(args) == "ics" else export_document.export_chunks
+    )
     now = clock.now()
+    to_stdout = args.file == STANDARD_STREAM
+    # A file is written beside its destination and renamed once complete: a failed export
+    # never leaves a truncated document under the name asked for.
+    partial = None if to_stdout else Path(f"{args.file}.partial")
     database = _migrated_database(settings)
     try:
-        with _progress_bar(args, desc="exporting", unit=" todos") as bar:
-            if is_calendar:
-                body = asyncio.run(
-                    database.read(
-                        lambda connection: ical.build_calendar(
-                            connection, LOCAL_USER_ID, now, bar.update
-                        )
-                    )
-                )
-            else:
-                document = asyncio.run(
-                    database.read(
-                        lambda connection: export_document.build_export(
-                            connection, LOCAL_USER_ID, now, bar.update
-                        )
-                    )
-                )
-                body = export_document.dump_document(document)
-    finally:
-        database.close()
-    if args.file == STANDARD_STREAM:
-        sys.stdout.buffer.write(body)
-        sys.stdout.buffer.flush()
-        return 0
-    try:
-        Path(args.file).write_bytes(body)
+        with (
+            _output(partial) as output,
+            database.snapshot() as connection,
+            _progress_bar(args, desc="exporting", unit=" todos") as bar,
+        ):
+            # Page by page, in one snapshot: memory stays a page whatever the account's size.
+            for chunk in chunks_of(connection, LOCAL_USER_ID, now, bar.update):
+                output.write(chunk)
+        if partial is not None:
+            partial.replace(args.file)
     except OSError as error:
         print(f"todo-api: cannot write {args.file}: {error.strerror}", file=sys.stderr)
         return EXIT_USAGE
-    print(f"exported to {args.file}", file=sys.stderr)
+    finally:
+        database.close()
+        if partial is not None:
+            partial.unlink(missing_ok=True)
+    if not to_stdout:
+        print(f"exported to {args.file}", file=sys.stderr)
     return 0
+
+
+@contextlib.contextmanager
+def _output(path: Path | None) -> Iterator[BinaryIO]:
+    """The file at `path` opened for writing, or standard output when None."""
+    if path is None:
+        yield sys.stdout.buffer
+        sys.stdout.buffer.flush()
+        return
+    with path.open("wb") as file:
+        yield file
 
 
 def _read_input(args: argparse.Namespace) -> bytes:

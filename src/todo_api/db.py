@@ -10,9 +10,10 @@ Statements on hot paths bypass SQLAlchemy's execution layer: see performance/dri
 """
 
 import asyncio
+import contextlib
 import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable, Generator, Iterator
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -28,6 +29,7 @@ from todo_api.db_faults import (
 )
 from todo_api.db_writer import GroupCommit
 from todo_api.errors import AppError
+from todo_api.snapshot_stream import stream_off_loop
 
 T = TypeVar("T")
 UnitOfWork = Callable[[Connection], T]
@@ -143,15 +145,29 @@ class Database:
         return None
 
     async def read_off_loop(self, work: UnitOfWork[T]) -> T:
-        """Run a long read-only unit (an export) on a worker thread, in one snapshot."""
+        """Run a long read-only unit on a worker thread, in one snapshot."""
         return await asyncio.to_thread(self._read_in_snapshot, work)
 
     def _read_in_snapshot(self, work: UnitOfWork[T]) -> T:
+        with self.snapshot() as connection:
+            return work(connection)
+
+    def stream_off_loop(self, work: Callable[[Connection], Generator[T]]) -> AsyncGenerator[T]:
+        """What `work` yields, produced on a thread of its own in one snapshot (an export):
+        a few chunks ahead of the consumer, however many there are (snapshot_stream.py)."""
+        return stream_off_loop(self.snapshot, work)
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[Connection]:
+        """A connection in one read transaction: every statement sees the same committed state.
+
+        In WAL mode it blocks no writer; while it lasts, a checkpoint cannot pass it (the WAL
+        grows), so long holders are bounded (snapshot_stream.STALL_SECONDS).
+        """
         with self.engine.connect() as connection:
-            # One read transaction: every page of an export sees the same committed state.
             connection.exec_driver_sql("BEGIN")
             try:
-                return work(connection)
+                yield connection
             except sa.exc.OperationalError as error:
                 raise translated(error) from error
             finally:

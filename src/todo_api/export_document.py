@@ -8,7 +8,7 @@ in repository/import_export.py.
 """
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from itertools import islice
 from typing import Annotated, Any, Literal, Self
 
@@ -49,6 +49,11 @@ REF_MAX_LENGTH = 100
 # A problem lists this many errors at most: a broken 50 MB file must not answer with 50 MB.
 MAX_REPORTED_ERRORS = 100
 INSERT_BATCH_SIZE = 500  # todos per executemany; also how often the CLI's progress bar moves
+# Todos per page of an export: one page is what an export holds in memory (~0.5 MB of JSON).
+EXPORT_PAGE_SIZE = 1000
+# How an indented document ends with no todos, and with some.
+_EMPTY_TODOS_END = b"[]\n}"
+_TODOS_END = b"\n  ]\n}"
 EXPORTED_TODO_FIELDS = (
     "title",
     "description",
@@ -151,10 +156,20 @@ class ImportResult(BaseModel):
 # --- export -----------------------------------------------------------------------------------
 
 
-def build_export(
-    connection: Connection, owner_id: int, now: dt.datetime, progress: Progress | None = None
-) -> dict[str, Any]:
-    """The owner's export document, as plain data ready for `dump_document`."""
+def export_chunks(
+    connection: Connection,
+    owner_id: int,
+    now: dt.datetime,
+    progress: Progress | None = None,
+    page_size: int = EXPORT_PAGE_SIZE,
+) -> Generator[bytes]:
+    """The owner's export document as `dump_document` would write it, one page of todos a chunk.
+
+    Memory stays one page whatever the account's size. The bytes are exactly those of the whole
+    document dumped at once: the head is dumped with no todos, and each page as an indented list
+    whose lines are moved two spaces in (JSON strings hold no raw newline, so every newline of
+    the text is one of orjson's).
+    """
     found_lists = lists_repository.list_lists(connection, owner_id)
     refs = {todo_list.id: f"l{number}" for number, todo_list in enumerate(found_lists, 1)}
     exported_lists = [
@@ -168,24 +183,36 @@ def build_export(
         }
         for todo_list in found_lists
     ]
-    exported_todos = []
-    for todo in repository.read_todos(connection, owner_id):
-        body = todo_body(todo, "")  # tags decoded, due_at back in the offset it was given with
-        exported_todos.append(
-            {"list": refs[todo.list_id], **{name: body[name] for name in EXPORTED_TODO_FIELDS}}
-        )
+    head = dump_document(
+        {
+            "format": FORMAT_NAME,
+            "version": FORMAT_VERSION,
+            "exported_at": now,
+            "lists": exported_lists,
+            "todos": [],  # the last key: the pages go where this empty list is
+        }
+    )
+    separator = None
+    for page in repository.todo_pages(connection, owner_id, page_size):
+        exported = []
+        for todo in page:
+            body = todo_body(todo, "")  # tags decoded, due_at back in the offset it was given
+            exported.append(
+                {"list": refs[todo.list_id], **{name: body[name] for name in EXPORTED_TODO_FIELDS}}
+            )
+        items = dump_document(exported)[1:-2]  # the list's items, without "[" and "\n]"
+        if separator is None:
+            yield head.removesuffix(_EMPTY_TODOS_END) + b"["
+            separator = b","
+        else:
+            yield separator
+        yield items.replace(b"\n", b"\n  ")
         if progress is not None:
-            progress(1)
-    return {
-        "format": FORMAT_NAME,
-        "version": FORMAT_VERSION,
-        "exported_at": now,
-        "lists": exported_lists,
-        "todos": exported_todos,
-    }
+            progress(len(page))
+    yield head if separator is None else _TODOS_END
 
 
-def dump_document(document: dict[str, Any]) -> bytes:
+def dump_document(document: dict[str, Any] | list[Any]) -> bytes:
     """JSON text of an export: indented, so a person can read and diff it."""
     return orjson.dumps(document, option=JSON_OPTIONS | orjson.OPT_INDENT_2)
 

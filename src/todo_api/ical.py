@@ -6,16 +6,19 @@ timestamps, and DUE moments are written in UTC. A calendar import becomes an exp
 """
 
 import datetime as dt
+from collections.abc import Generator
 from typing import Any
 
 import orjson
 from icalendar import Calendar
 from icalendar import Todo as VTodo
+from icalendar.parser import Contentline
 from sqlalchemy.engine import Connection
 
 from todo_api import __version__
 from todo_api.errors import InvalidDocument
 from todo_api.export_document import (
+    EXPORT_PAGE_SIZE,
     FORMAT_NAME,
     FORMAT_VERSION,
     ExportDocument,
@@ -24,11 +27,13 @@ from todo_api.export_document import (
     validate_document,
 )
 from todo_api.repository import lists as lists_repository
-from todo_api.repository.import_export import read_todos
+from todo_api.repository.import_export import todo_pages
+from todo_api.repository.todos import Todo
 
 LIST_PROPERTY = "X-TODO-API-LIST"
 PRODUCT_ID = f"-//todo-api//todo-api {__version__}//EN"
 UID_TEMPLATE = "todo-{id}@todo-api"
+_CALENDAR_END = b"END:VCALENDAR\r\n"
 # Our priority (0 none … 3 high) as iCalendar PRIORITY (0 undefined, 1 highest … 9 lowest).
 ICALENDAR_PRIORITY = {0: 0, 1: 9, 2: 5, 3: 1}
 # The field of an export document each VTODO property becomes: errors are located by property.
@@ -56,43 +61,108 @@ def priority_of(icalendar_priority: int) -> int:
     return 2 if icalendar_priority == 5 else 1
 
 
-def build_calendar(
-    connection: Connection, owner_id: int, now: dt.datetime, progress: Progress | None = None
-) -> bytes:
-    """The owner's todos as a VCALENDAR of VTODOs."""
-    list_names = {
-        todo_list.id: todo_list.name
+def calendar_chunks(
+    connection: Connection,
+    owner_id: int,
+    now: dt.datetime,
+    progress: Progress | None = None,
+    page_size: int = EXPORT_PAGE_SIZE,
+) -> Generator[bytes]:
+    """The owner's todos as a VCALENDAR of VTODOs, one page of todos a chunk.
+
+    The bytes are those `icalendar` writes for the same calendar (tests/test_ical.py compares
+    them): a calendar writes its properties, each component, then its END line, so the VTODOs
+    go between the two. Each VTODO is written here, with `icalendar`'s own text escaping and
+    line folding, because building its objects costs ~0.3 ms a todo, 30 s for 100k.
+    """
+    list_lines = {
+        todo_list.id: _list_line(todo_list.name)
         for todo_list in lists_repository.list_lists(connection, owner_id)
     }
     calendar = Calendar()
     calendar.add("prodid", PRODUCT_ID)
     calendar.add("version", "2.0")
-    for todo in read_todos(connection, owner_id):
-        vtodo = VTodo()
-        vtodo.add("uid", UID_TEMPLATE.format(id=todo.id))
-        vtodo.add("dtstamp", now)
-        vtodo.add("created", todo.created_at)
-        vtodo.add("last-modified", todo.updated_at)
-        vtodo.add("summary", todo.title)
-        if todo.description is not None:
-            vtodo.add("description", todo.description)
-        vtodo.add("status", "COMPLETED" if todo.completed else "NEEDS-ACTION")
-        if todo.completed_at is not None:
-            vtodo.add("completed", todo.completed_at)
-        if todo.due_date is not None:
-            vtodo.add("due", todo.due_date)  # a DATE: all day
-        elif todo.due_at is not None:
-            vtodo.add("due", todo.due_at)  # a DATE-TIME in UTC
-        vtodo.add("priority", ICALENDAR_PRIORITY[todo.priority])
-        tags = _json_list(todo.tags)
-        if tags:
-            vtodo.add("categories", tags)
-        vtodo.add(LIST_PROPERTY, list_names[todo.list_id])
-        calendar.add_component(vtodo)
+    head: bytes = calendar.to_ical()
+    yield head.removesuffix(_CALENDAR_END)
+    stamp = _line("DTSTAMP", _utc(now))
+    for page in todo_pages(connection, owner_id, page_size):
+        yield b"".join(_vtodo(todo, list_lines[todo.list_id], stamp) for todo in page)
         if progress is not None:
-            progress(1)
-    ical: bytes = calendar.to_ical()
-    return ical
+            progress(len(page))
+    yield _CALENDAR_END
+
+
+def _vtodo(todo: Todo, list_line: bytes, stamp: bytes) -> bytes:
+    """One VTODO as `icalendar` writes it: its properties sorted by name, one line each."""
+    lines = [b"BEGIN:VTODO\r\n"]
+    tags = _json_list(todo.tags)
+    if tags:
+        lines.append(_line("CATEGORIES", b",".join(_text(tag) for tag in tags)))
+    if todo.completed_at is not None:
+        lines.append(_line("COMPLETED", _utc(todo.completed_at)))
+    lines.append(_line("CREATED", _utc(todo.created_at)))
+    if todo.description is not None:
+        lines.append(_line("DESCRIPTION", _text(todo.description)))
+    lines.append(stamp)
+    if todo.due_date is not None:
+        lines.append(_line("DUE;VALUE=DATE", todo.due_date.strftime("%Y%m%d").encode()))  # all day
+    elif todo.due_at is not None:
+        lines.append(_line("DUE", _utc(todo.due_at)))
+    lines.append(_line("LAST-MODIFIED", _utc(todo.updated_at)))
+    lines.append(_PRIORITY_LINES[todo.priority])
+    lines.append(_COMPLETED_LINE if todo.completed else _NEEDS_ACTION_LINE)
+    lines.append(_line("SUMMARY", _text(todo.title)))
+    lines.append(b"UID:%s\r\n" % UID_TEMPLATE.format(id=todo.id).encode())  # nothing to escape
+    lines.append(list_line)
+    lines.append(b"END:VTODO\r\n")
+    return b"".join(lines)
+
+
+def _list_line(name: str) -> bytes:
+    """The list's line, written by `icalendar` itself (once per list): it writes an X- property
+    as it is given, unescaped, and that is kept."""
+    vtodo = VTodo()
+    vtodo.add(LIST_PROPERTY, name)
+    written: bytes = vtodo.to_ical()
+    return written.removeprefix(b"BEGIN:VTODO\r\n").removesuffix(b"END:VTODO\r\n")
+
+
+def _text(value: str) -> bytes:
+    """A TEXT value escaped as `icalendar` escapes it (RFC 5545 §3.3.11), in its order: `\\N`
+    is read as a newline first; every line break becomes `\\n`. Its own function for this costs
+    three times as much, a third of the export's time."""
+    return (
+        value.replace("\\N", "\n")
+        .replace("\\", "\\\\")
+        .replace(";", "\\;")
+        .replace(",", "\\,")
+        .replace("\r\n", "\\n")
+        .replace("\n", "\\n")
+        .replace("\r", "\\n")
+        .encode()
+    )
+
+
+def _utc(moment: dt.datetime) -> bytes:
+    """A DATE-TIME in UTC form (`...Z`): every stored moment is an aware UTC datetime."""
+    return moment.strftime("%Y%m%dT%H%M%SZ").encode()
+
+
+def _line(name: str, value: bytes) -> bytes:
+    """A content line, folded as `icalendar` folds it once it reaches _FOLD_OCTETS."""
+    line = name.encode() + b":" + value
+    if len(line) < _FOLD_OCTETS:
+        return line + b"\r\n"
+    folded: bytes = Contentline(line.decode()).to_ical()  # type: ignore[no-untyped-call]
+    return folded + b"\r\n"
+
+
+_FOLD_OCTETS = 75  # RFC 5545 §3.1: lines longer than 75 octets are folded
+_PRIORITY_LINES = {
+    ours: _line("PRIORITY", b"%d" % theirs) for ours, theirs in ICALENDAR_PRIORITY.items()
+}
+_COMPLETED_LINE = _line("STATUS", b"COMPLETED")
+_NEEDS_ACTION_LINE = _line("STATUS", b"NEEDS-ACTION")
 
 
 def _json_list(text: str) -> list[str]:

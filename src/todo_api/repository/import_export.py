@@ -1,4 +1,4 @@
-"""SQL for export and import: one owner's todos read whole, and inserts that keep given timestamps.
+"""SQL for export and import: an owner's todos read in pages, and inserts keeping given timestamps.
 
 The document (its format, validation and defaults) is todo_api.export_document's; this module
 writes what it decided. Imported rows get the same derived columns as created ones
@@ -6,7 +6,7 @@ writes what it decided. Imported rows get the same derived columns as created on
 """
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
@@ -32,10 +32,21 @@ class ImportedTodo(NamedTuple):
     completed_at: dt.datetime | None
 
 
-_SELECT_ALL_TODOS = (
+# Oldest first, so an import recreates them in the same order; (created_at, id) is a key of the
+# index (owner_id, created_at, id), so each page starts where the last ended, at any depth.
+_ORDER = (todos.c.created_at, todos.c.id)
+_SELECT_FIRST_PAGE = (
     sa.select(*[todos.c[name] for name in Todo._fields])
     .where(todos.c.owner_id == sa.bindparam("match_owner_id"))
-    .order_by(todos.c.created_at, todos.c.id)
+    .order_by(*_ORDER)
+    .limit(sa.bindparam("page_size"))
+)
+_SELECT_NEXT_PAGE = _SELECT_FIRST_PAGE.where(
+    sa.tuple_(*_ORDER)
+    > sa.tuple_(
+        sa.bindparam("after_created_at", type_=todos.c.created_at.type),
+        sa.bindparam("after_id", type_=todos.c.id.type),
+    )
 )
 _INSERT_LIST = sa.insert(lists).returning(lists.c.id)
 _INSERT_TODOS = sa.insert(todos)
@@ -50,10 +61,21 @@ _MERGE_DEFAULT_LIST = (
 )
 
 
-def read_todos(connection: Connection, owner_id: int) -> list[Todo]:
-    """Every todo of the owner, oldest first (so an import recreates them in the same order)."""
-    rows = connection.execute(_SELECT_ALL_TODOS, {"match_owner_id": owner_id})
-    return [Todo._make(row) for row in rows]
+def todo_pages(connection: Connection, owner_id: int, page_size: int) -> Iterator[list[Todo]]:
+    """Every todo of the owner, oldest first, `page_size` at a time: memory stays one page.
+
+    Each page is its own statement (keyset), so between pages nothing of the read is held but
+    the caller's transaction: in one snapshot the pages add up to one consistent state.
+    """
+    parameters: dict[str, Any] = {"match_owner_id": owner_id, "page_size": page_size}
+    page = [Todo._make(row) for row in connection.execute(_SELECT_FIRST_PAGE, parameters)]
+    while page:
+        yield page
+        if len(page) < page_size:
+            return
+        last = page[-1]
+        parameters |= {"after_created_at": last.created_at, "after_id": last.id}
+        page = [Todo._make(row) for row in connection.execute(_SELECT_NEXT_PAGE, parameters)]
 
 
 def merge_into_default_list(
