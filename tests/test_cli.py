@@ -28,7 +28,7 @@ from support import (
 from todo_api import __version__
 from todo_api.migrate import head_revision
 
-COMMANDS = ["serve", "migrate", "healthcheck", "export", "import"]
+COMMANDS = ["serve", "migrate", "healthcheck", "export", "import", "backup", "restore"]
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -10,6 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from todo_api import __version__
 from todo_api.config import Settings
 from todo_api.db import Database
+from todo_api.metrics_middleware import MetricsMiddleware
 from todo_api.middleware import (
     BodySizeLimitMiddleware,
     HeadAsGetMiddleware,
@@ -92,6 +93,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_private_network=True,
         )
     app.add_middleware(RequestContextMiddleware, access_log=settings.access_log)
+    # Outermost: every request is counted, whichever layer answers it.
+    app.add_middleware(MetricsMiddleware, serve_metrics=settings.metrics_port is None)
     return app
 
 

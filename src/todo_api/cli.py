@@ -1,10 +1,12 @@
-"""The `todo-api` command: serve, migrate, healthcheck, export, import."""
+"""The `todo-api` command: serve, migrate, healthcheck, export, import, backup, restore."""
 
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 import sys
+import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING, BinaryIO, Protocol, Self
 from pydantic import ValidationError
 
 from todo_api import __version__
+from todo_api.config import METRICS_MULTIPROCESS_VARIABLE as MULTIPROCESS_DIR_VARIABLE
 from todo_api.config import Settings
 from todo_api.domain import clock
 
@@ -45,11 +48,8 @@ def _served_app(settings: Settings) -> "FastAPI":
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
-    import uvicorn
-
     from todo_api.db import prepare_database_location
     from todo_api.db_faults import check_usable
-    from todo_api.logs import logging_config
 
     updates = {
         name: value
@@ -66,6 +66,44 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     # Several processes (or reload) need an import string: each worker builds its own app,
     # reading the same TODO_* environment; one process can take the app object directly.
     single = settings.workers == 1 and not args.reload
+    with _metrics_storage(settings.workers):
+        if settings.metrics_port is not None:
+            _serve_metrics(settings.host, settings.metrics_port)
+        _run_uvicorn(settings, args, single)
+    return 0
+
+
+@contextlib.contextmanager
+def _metrics_storage(workers: int) -> Iterator[None]:
+    """With several workers, a directory where each writes its metrics (prometheus_client's
+    multiprocess mode), so /metrics sums them all; removed when the server stops. Set before
+    anything imports prometheus_client; an operator's own PROMETHEUS_MULTIPROC_DIR is kept."""
+    if workers == 1 or os.environ.get(MULTIPROCESS_DIR_VARIABLE):
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="todo-api-metrics-") as folder:
+        os.environ[MULTIPROCESS_DIR_VARIABLE] = folder
+        try:
+            yield
+        finally:
+            del os.environ[MULTIPROCESS_DIR_VARIABLE]
+
+
+def _serve_metrics(host: str, port: int) -> None:
+    """GET /metrics on `port`, from a thread of this process (the supervisor, with several
+    workers: it reads every worker's files)."""
+    from prometheus_client import start_http_server
+
+    from todo_api import metrics
+
+    start_http_server(port, addr=host, registry=metrics.exposition_registry())
+
+
+def _run_uvicorn(settings: Settings, args: argparse.Namespace, single: bool) -> None:
+    import uvicorn
+
+    from todo_api.logs import logging_config
+
     uvicorn.run(
         _served_app(settings) if single else SERVED_APP_FACTORY,
         factory=not single,
@@ -84,7 +122,6 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=settings.graceful_timeout,
         server_header=False,
     )
-    return 0
 
 
 def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
@@ -258,6 +295,22 @@ def _import(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _backup(settings: Settings, args: argparse.Namespace) -> int:
+    from todo_api.backup import backup
+
+    backup(settings.database_url, Path(args.file))
+    print(f"backed up to {args.file}", file=sys.stderr)
+    return 0
+
+
+def _restore(settings: Settings, args: argparse.Namespace) -> int:
+    from todo_api.backup import restore
+
+    restore(settings.database_url, Path(args.file), force=args.force)
+    print(f"restored from {args.file}", file=sys.stderr)
+    return 0
+
+
 def _add_document_options(command: argparse.ArgumentParser, file_help: str) -> None:
     command.add_argument("file", metavar="FILE", help=file_help)
     command.add_argument(
@@ -307,6 +360,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_document_options(import_, "file to read; - for stdin")
     import_.set_defaults(run=_import)
+
+    backup = commands.add_parser(
+        "backup",
+        help="copy the database to a file, safely while the server runs",
+        description="Copy the SQLite database with SQLite's online backup (docs/operations.md).",
+    )
+    backup.add_argument("file", metavar="FILE", help="file to write (replaced once complete)")
+    backup.set_defaults(run=_backup)
+
+    restore = commands.add_parser(
+        "restore",
+        help="replace the database with a verified backup (service stopped)",
+        description="Check FILE (integrity, a todo-api database), then copy it over the "
+        "database. Stop the service first (docs/operations.md#restore).",
+    )
+    restore.add_argument("file", metavar="FILE", help="a file written by todo-api backup")
+    restore.add_argument(
+        "--force", action="store_true", help="replace an existing database with the backup"
+    )
+    restore.set_defaults(run=_restore)
     return parser
 
 

@@ -16,6 +16,8 @@ from pydantic_settings import (
 ENV_PREFIX = "TODO_"
 DEFAULT_DATABASE_URL = "sqlite:///./data/todo.db"
 MEBIBYTE = 1024 * 1024
+# prometheus_client's own variable: the directory where each worker process writes its metrics.
+METRICS_MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
 
 class FileValueSource(PydanticBaseSettingsSource):
@@ -59,6 +61,8 @@ class Settings(BaseSettings):
     forwarded_allow_ips: str = ""
     require_if_match: bool = False
     debug_routes: bool = False
+    # GET /metrics on its own port (on TODO_HOST) instead of the API's, so it need not be public.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
 
     @field_validator("log_level", "log_format", "auth", mode="before")
     @classmethod

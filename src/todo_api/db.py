@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import os
 import sqlite3
+import time
 from collections.abc import AsyncGenerator, Callable, Generator, Iterator
 from typing import Any, TypeVar
 
@@ -20,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
+from todo_api import metrics
 from todo_api.db_faults import (
     MIN_FREE_BYTES,
     DatabaseFile,
@@ -164,6 +166,7 @@ class Database:
         In WAL mode it blocks no writer; while it lasts, a checkpoint cannot pass it (the WAL
         grows), so long holders are bounded (snapshot_stream.STALL_SECONDS).
         """
+        started = time.perf_counter()
         with self.engine.connect() as connection:
             connection.exec_driver_sql("BEGIN")
             try:
@@ -172,6 +175,7 @@ class Database:
                 raise translated(error) from error
             finally:
                 connection.rollback()  # the driver is in the BEGIN above: this ends it
+                metrics.SNAPSHOT.observe(time.perf_counter() - started)
 
     async def write(self, work: UnitOfWork[T]) -> T:
         """Run a unit atomically: all of it commits, or none of it does.

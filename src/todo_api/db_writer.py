@@ -22,11 +22,15 @@ import asyncio
 import contextlib
 import contextvars
 import queue
+import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from sqlalchemy.engine import Connection
+
+from todo_api import metrics
 
 T = TypeVar("T")
 _SAVEPOINT = "unit"
@@ -137,17 +141,26 @@ class GroupCommit:
         if not batch:
             return
         outcomes: list[tuple[_Unit, Any, BaseException | None]] = []
+        started = time.perf_counter()
         try:
             self._check()
             driver = connection.connection.driver_connection
             assert driver is not None
             # Taken here, not by SQLAlchemy's autobegin: a unit may run only driver statements.
             # This is where the thread waits (busy_timeout) while another process writes.
-            driver.execute("BEGIN IMMEDIATE")
+            try:
+                driver.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError:
+                metrics.LOCK_TIMEOUTS.inc()
+                raise
+            locked = time.perf_counter()
+            metrics.LOCK_WAIT_SECONDS.observe(locked - started)
+            metrics.WRITE_BATCH_UNITS.observe(len(batch))
             for unit in batch:
                 outcomes.append((unit, *unit.context.run(_run_unit, driver, connection, unit.work)))
             connection.commit()  # ends SQLAlchemy's transaction if a statement began one
             driver.commit()
+            metrics.WRITE_BATCH.observe(time.perf_counter() - locked)
         except Exception as error:  # the transaction itself failed: nothing was committed
             _abandon(connection)
             _settle_all([(unit, None, error) for unit in batch])
