@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from todo_api import __version__
+from todo_api import __version__, tracing
 from todo_api.config import Settings
 from todo_api.db import Database
 from todo_api.metrics_middleware import MetricsMiddleware
@@ -92,6 +92,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # Lets a public page (the Todo-Backend spec runner) call a server on localhost.
             allow_private_network=True,
         )
+    tracing.start_from_environment()
+    if tracing.tracer is not None:  # off: not in the app, nor even imported, so it costs nothing
+        from todo_api.tracing_middleware import TracingMiddleware
+
+        app.add_middleware(TracingMiddleware, tracer=tracing.tracer)
     app.add_middleware(RequestContextMiddleware, access_log=settings.access_log)
     # Outermost: every request is counted, whichever layer answers it.
     app.add_middleware(MetricsMiddleware, serve_metrics=settings.metrics_port is None)

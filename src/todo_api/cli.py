@@ -391,10 +391,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"todo-api: invalid configuration:\n{error}", file=sys.stderr)
         return EXIT_USAGE
     from todo_api.db_faults import DatabaseUnusable
+    from todo_api.tracing import TracingUnavailable
 
     try:
         result: int = args.run(settings, args)
-    except DatabaseUnusable as error:
+    except (DatabaseUnusable, TracingUnavailable) as error:
         print(f"todo-api: {error}", file=sys.stderr)
         return 1
     return result

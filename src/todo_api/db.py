@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
-from todo_api import metrics
+from todo_api import metrics, tracing
 from todo_api.db_faults import (
     MIN_FREE_BYTES,
     DatabaseFile,
@@ -124,6 +124,8 @@ class Database:
     async def read(self, work: UnitOfWork[T]) -> T:
         """Run a short read-only unit; each statement sees committed data (SQLite autocommit)."""
         connection = self._connect()
+        if tracing.tracer is not None:  # tested here: off, a point read pays nothing more
+            work = tracing.traced(work, "db.read")
         try:
             return work(connection)
         except sa.exc.OperationalError as error:
@@ -152,7 +154,7 @@ class Database:
 
     def _read_in_snapshot(self, work: UnitOfWork[T]) -> T:
         with self.snapshot() as connection:
-            return work(connection)
+            return tracing.traced(work, "db.read_snapshot")(connection)
 
     def stream_off_loop(self, work: Callable[[Connection], Generator[T]]) -> AsyncGenerator[T]:
         """What `work` yields, produced on a thread of its own in one snapshot (an export):
@@ -184,6 +186,8 @@ class Database:
         db_writer.py); each still succeeds or fails on its own.
         """
         try:
+            if tracing.tracer is not None:
+                work = tracing.traced(work, "db.write")
             return await self._group_commit.submit(work)
         except sa.exc.OperationalError as error:
             raise translated(error) from error

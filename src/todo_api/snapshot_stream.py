@@ -13,6 +13,7 @@ truncated download, never a transaction held open without end).
 
 import asyncio
 import contextlib
+import contextvars
 import threading
 from collections.abc import AsyncGenerator, Callable, Generator
 from contextlib import AbstractContextManager
@@ -67,7 +68,9 @@ async def stream_off_loop(
         else:
             hand(_End(None))
 
-    threading.Thread(target=produce, name=THREAD_NAME, daemon=True).start()
+    # In the caller's context: its request id and trace span go on with the read.
+    context = contextvars.copy_context()
+    threading.Thread(target=context.run, args=(produce,), name=THREAD_NAME, daemon=True).start()
     try:
         while True:
             item = await handed.get()
