@@ -21,8 +21,9 @@ from todo_api.schemas import ListRead, TagRead, TodoRead
 Document = dict[str, Any]
 Model = TypeVar("Model", bound=BaseModel)
 
-# Served beside the API, not part of it: the document and the pages that render it.
-DOCUMENTATION_PATHS = re.compile(r"/openapi\.json|/docs(/.*)?|/redoc")
+# Served beside the API, not part of it: the document and the pages that render it, and the
+# Prometheus metrics (on the API's port only while TODO_METRICS_PORT is unset).
+BESIDE_THE_API = re.compile(r"/openapi\.json|/docs(/.*)?|/redoc|/metrics")
 PROBLEM = {"$ref": "#/components/schemas/Problem"}
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 NO_BODY_STATUSES = {204, 304}
@@ -58,7 +59,7 @@ class Contract:
     def check(self, response: httpx.Response) -> None:
         request = response.request
         path, method = request.url.path, request.method
-        if DOCUMENTATION_PATHS.fullmatch(path) or _is_cors_preflight(request):
+        if BESIDE_THE_API.fullmatch(path) or _is_cors_preflight(request):
             return
         context = f"{method} {path} answered {response.status_code}"
         operation = self._operation(path, method)
