@@ -141,3 +141,34 @@ def test_if_match_allows_only_strong_versions_or_any(header: str, allowed: set[i
 
     assert condition.any_version is (allowed == "any")
     assert condition.versions == (frozenset() if allowed == "any" else allowed)
+
+
+_HUGE_VERSION = '"' + "9" * 5000 + '"'  # past Python's 4,300-digit limit on int()
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
+def test_if_match_with_thousands_of_digits_is_412(
+    client: TestClient, todo: dict[str, str], method: str
+) -> None:
+    response = client.request(
+        method, todo["url"], json={"title": "mine"}, headers={"If-Match": _HUGE_VERSION}
+    )
+
+    assert response.status_code == 412
+    assert client.get(todo["url"]).json()["title"] == "x"
+
+
+@pytest.mark.parametrize("path", ["/todos/{id}", "/todos/{id}?via=fastapi"])
+def test_if_none_match_with_thousands_of_digits_is_200(
+    client: TestClient, todo: dict[str, str], path: str
+) -> None:
+    url = path.format(id=todo["url"].rsplit("/", 1)[1])
+    assert client.get(url, headers={"If-None-Match": _HUGE_VERSION}).status_code == 200
+    both = f"{_HUGE_VERSION}, {todo['etag']}"
+    assert client.get(url, headers={"If-None-Match": both}).status_code == 304
+
+
+@pytest.mark.parametrize("tag", ['"9223372036854775808"', '"²"', '"٣"'])
+def test_tags_naming_no_storable_version_name_none(tag: str) -> None:
+    assert parse_if_match(tag).versions == frozenset()
+    assert if_none_match_names(tag, 3) is False

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import re
+import sqlite3
 from typing import Any
 
 import orjson
@@ -297,3 +298,34 @@ def test_the_export_writes_what_icalendar_writes(
         database.close()
     assert b"".join(chunks) == reference
     assert len(chunks) == 2 + -(-4 // page_size)  # head, a chunk per page, end
+
+
+def test_export_writes_line_breaks_escaped_and_cannot_be_forged(client: TestClient) -> None:
+    forged = "x\r\nEND:VTODO\r\nBEGIN:VTODO\r\nSUMMARY:forged\rDESCRIPTION:lone CR"
+    post(client, "/todos", title="Notes", description=forged)
+
+    body = client.get("/export.ics").content
+
+    assert body.split(b"\r\n").count(b"BEGIN:VTODO") == 1
+    assert b"\r" not in body.replace(b"\r\n", b"")
+    assert [str(v["description"]) for v in vtodos(body).values()] == [
+        "x\nEND:VTODO\nBEGIN:VTODO\nSUMMARY:forged\nDESCRIPTION:lone CR"
+    ]
+
+
+def test_export_replaces_control_characters_stored_before_they_were_refused(
+    client: TestClient, database_url: str
+) -> None:
+    todo = post(client, "/todos", title="Legacy", tags=["tag"])
+    with sqlite3.connect(database_url.removeprefix("sqlite:///")) as connection:
+        connection.execute(
+            "UPDATE todos SET title = ?, tags = ? WHERE id = ?",
+            ("nul\x00bell\x07\nEND:VCALENDAR", '["t\\u0000ag"]', todo["id"]),
+        )
+
+    body = client.get("/export.ics").content
+
+    assert b"\x00" not in body and b"\x07" not in body
+    (vtodo,) = vtodos(body).values()
+    assert str(vtodo["summary"]) == "nul\ufffdbell\ufffd\nEND:VCALENDAR"
+    assert [str(tag) for tag in vtodo.categories] == ["t\ufffdag"]

@@ -47,3 +47,19 @@ def test_logging_config_is_valid_for_both_formats() -> None:
         config = logging_config("info", log_format)
         logging.config.dictConfig(config)
     logging.config.dictConfig({"version": 1, "disable_existing_loggers": False})
+
+
+def test_console_line_escapes_control_characters_in_message_and_values() -> None:
+    forged = "/todos\n12:00:00 INFO    request status=200\x1b[2J\u2028"
+    text = ConsoleFormatter().format(record("got %s", args=(forged,), route=forged))
+
+    assert "\n" not in text and "\x1b" not in text and "\u2028" not in text
+    assert text.count("/todos\\n12:00:00 INFO    request status=200\\x1b[2J\\u2028") == 2
+    assert ConsoleFormatter().format(record("café ok")).split()[2:] == ["café", "ok"]
+
+
+def test_json_line_escapes_control_characters() -> None:
+    text = JSONFormatter().format(record("a\nb", route="/x\r\ny"))
+    assert "\n" not in text and "\r" not in text
+    line = json.loads(text)
+    assert (line["message"], line["route"]) == ("a\nb", "/x\r\ny")

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from support import post_created
 from todo_api.app import create_app
 from todo_api.config import Settings
+from todo_api.logs import ConsoleFormatter
 
 
 def test_request_id_is_generated_and_echoed(client: TestClient) -> None:
@@ -126,3 +127,16 @@ def test_head_is_logged_as_head_with_its_route_template(
         client.head("/todos/424242")
     [line] = [r for r in caplog.records if r.name == "todo_api.access"]
     assert (line.__dict__["method"], line.__dict__["route"]) == ("HEAD", "/todos/{todo_id}")
+
+
+def test_a_line_break_in_the_path_stays_on_the_access_line(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="todo_api.access"):
+        client.get("/nothing%0A12:00:00%20INFO%20request%20status=200")
+    [line] = [r for r in caplog.records if r.name == "todo_api.access"]
+
+    text = ConsoleFormatter().format(line)
+
+    assert "\n" not in text
+    assert "route=/nothing\\n12:00:00 INFO request status=200 status=404" in text

@@ -126,3 +126,60 @@ def test_due_at_the_edge_of_time_is_422(client: TestClient, due_at: str) -> None
     response = client.post("/todos", json={"title": "t", "due_at": due_at})
     assert response.status_code == 422
     assert response.json()["errors"][0]["loc"] == ["body", "due_at"]
+
+
+_CONTROL_CHARACTERS = ["\x00", "\x01", "\n", "\r", "\t", "\x1b", "\x1f", "\x7f"]
+
+
+@pytest.mark.parametrize("character", _CONTROL_CHARACTERS)
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("/todos", "title"),
+        ("/todos?via=fastapi", "title"),  # past the fast lane too
+        ("/todos", "tags"),
+        ("/lists", "name"),
+    ],
+)
+def test_names_with_control_characters_are_422(
+    client: TestClient, path: str, field: str, character: str
+) -> None:
+    value = f"a{character}b"
+    body: dict[str, Any] = {"title": "t"} if field == "tags" else {}
+    body[field] = [value] if field == "tags" else value
+
+    response = client.post(path, json=body)
+
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["loc"][:2] == ["body", field]
+    assert client.get("/todos").json() == []
+
+
+def test_a_control_character_in_a_patched_title_is_422(client: TestClient) -> None:
+    todo = create(client, title="before")
+    response = client.patch(f"/todos/{todo['id']}", json={"title": "x\x00y"})
+    assert response.status_code == 422
+    assert client.get(f"/todos/{todo['id']}").json()["title"] == "before"
+
+
+def test_descriptions_keep_line_breaks_and_tabs(client: TestClient) -> None:
+    description = "first\r\nsecond\nthird\tcolumn"
+    assert create(client, description=description)["description"] == description
+
+
+@pytest.mark.parametrize("character", ["\x00", "\x07", "\x1b", "\x7f"])
+def test_other_control_characters_in_a_description_are_422(
+    client: TestClient, character: str
+) -> None:
+    response = client.post("/todos", json={"title": "t", "description": f"a{character}b"})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["loc"] == ["body", "description"]
+
+
+@pytest.mark.parametrize("title", ["\tbuy milk", "buy milk\n", "\r\nbuy milk"])
+def test_control_characters_at_the_ends_of_a_name_are_refused_not_trimmed(
+    client: TestClient, title: str
+) -> None:
+    response = client.post("/todos", json={"title": title})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["loc"] == ["body", "title"]

@@ -3,9 +3,13 @@
 This module is HTTP syntax only; what a version condition means is `todo_api.domain.versions`.
 """
 
+from todo_api.domain.ids import LARGEST_STORABLE_INTEGER
 from todo_api.domain.versions import VersionCondition
 
 ANY = "*"
+# A longer tag names no stored version; checking the length first also keeps int() from parsing
+# thousands of digits (Python refuses past 4,300 with ValueError).
+_MAX_VERSION_DIGITS = len(str(LARGEST_STORABLE_INTEGER))
 
 
 def etag(version: int) -> str:
@@ -18,8 +22,15 @@ def _entity_tags(header: str) -> list[str]:
 
 def _version(tag: str) -> int | None:
     """The version in a strong tag like `"7"`; weak (`W/"7"`) or foreign tags name none."""
-    if len(tag) >= 3 and tag[0] == tag[-1] == '"' and tag[1:-1].isdigit():
-        return int(tag[1:-1])
+    digits = tag[1:-1]
+    if (
+        3 <= len(tag) <= _MAX_VERSION_DIGITS + 2
+        and tag[0] == tag[-1] == '"'
+        and digits.isascii()
+        and digits.isdigit()
+    ):
+        version = int(digits)
+        return version if version <= LARGEST_STORABLE_INTEGER else None
     return None
 
 

@@ -6,6 +6,7 @@ timestamps, and DUE moments are written in UTC. A calendar import becomes an exp
 """
 
 import datetime as dt
+import re
 from collections.abc import Generator
 from typing import Any
 
@@ -36,6 +37,9 @@ UID_TEMPLATE = "todo-{id}@todo-api"
 _CALENDAR_END = b"END:VCALENDAR\r\n"
 # Our priority (0 none … 3 high) as iCalendar PRIORITY (0 undefined, 1 highest … 9 lowest).
 ICALENDAR_PRIORITY = {0: 0, 1: 9, 2: 5, 3: 1}
+# RFC 5545 TEXT holds no control character but the tab, and escapes line breaks as `\n`;
+# icalendar escapes LF (and CRLF), so a lone CR becomes LF and any other control U+FFFD.
+_UNWRITABLE_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 # The field of an export document each VTODO property becomes: errors are located by property.
 PROPERTY_OF_FIELD = {
     "list": LIST_PROPERTY,
@@ -122,7 +126,7 @@ def _list_line(name: str) -> bytes:
     """The list's line, written by `icalendar` itself (once per list): it writes an X- property
     as it is given, unescaped, and that is kept."""
     vtodo = VTodo()
-    vtodo.add(LIST_PROPERTY, name)
+    vtodo.add(LIST_PROPERTY, _writable(name))
     written: bytes = vtodo.to_ical()
     return written.removeprefix(b"BEGIN:VTODO\r\n").removesuffix(b"END:VTODO\r\n")
 
@@ -132,7 +136,8 @@ def _text(value: str) -> bytes:
     is read as a newline first; every line break becomes `\\n`. Its own function for this costs
     three times as much, a third of the export's time."""
     return (
-        value.replace("\\N", "\n")
+        _writable(value)
+        .replace("\\N", "\n")
         .replace("\\", "\\\\")
         .replace(";", "\\;")
         .replace(",", "\\,")
@@ -163,6 +168,18 @@ _PRIORITY_LINES = {
 }
 _COMPLETED_LINE = _line("STATUS", b"COMPLETED")
 _NEEDS_ACTION_LINE = _line("STATUS", b"NEEDS-ACTION")
+
+
+def _writable(value: str) -> str:
+    """`value` as RFC 5545 TEXT can carry it, before it is escaped (`_text`).
+
+    The request models refuse control characters in names; this also covers rows stored
+    before they did, and the CRs a description may hold.
+    """
+    if value.isprintable():  # the common case: nothing to replace
+        return value
+    one_line_break = value.replace("\r\n", "\n").replace("\r", "\n")
+    return _UNWRITABLE_CONTROL.sub("\ufffd", one_line_break)
 
 
 def _json_list(text: str) -> list[str]:

@@ -40,14 +40,28 @@ class JSONFormatter(logging.Formatter):
         return orjson.dumps(line, default=str).decode()
 
 
+def escaped(text: str) -> str:
+    """`text` with every unprintable character (line breaks, ESC, U+2028...) written as its
+    Python escape, so that a value a client sent (a path, say) cannot start a forged line or
+    move the terminal's cursor. JSON lines need none of this: JSON escapes them itself."""
+    if text.isprintable():
+        return text
+    return "".join(
+        char if char.isprintable() else char.encode("unicode_escape").decode("ascii")
+        for char in text
+    )
+
+
 class ConsoleFormatter(logging.Formatter):
-    """Readable lines for a terminal: time, level, message, then key=value extras."""
+    """Readable lines for a terminal: time, level, message, then key=value extras; one line per
+    record (but for a traceback), whatever the values hold."""
 
     def format(self, record: logging.LogRecord) -> str:
         time = dt.datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
         fields = {"request_id": request_id_var.get(), **_extras(record)}
-        pairs = " ".join(f"{k}={v}" for k, v in fields.items() if v is not None)
-        text = f"{time} {record.levelname:<7} {record.getMessage()} {pairs}".rstrip()
+        pairs = " ".join(f"{k}={escaped(str(v))}" for k, v in fields.items() if v is not None)
+        message = escaped(record.getMessage())
+        text = f"{time} {record.levelname:<7} {message} {pairs}".rstrip()
         if record.exc_info:
             text += "\n" + self.formatException(record.exc_info)
         return text

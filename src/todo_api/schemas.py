@@ -16,6 +16,7 @@ from pydantic import (
 
 from todo_api.domain.due import require_one_due
 from todo_api.domain.tags import unique_tags
+from todo_api.domain.text import free_text, plain_name
 from todo_api.tables import (
     DESCRIPTION_MAX_LENGTH,
     LIST_NAME_MAX_LENGTH,
@@ -60,30 +61,45 @@ def _whole_number(value: Any) -> Any:
     return value
 
 
-# Names are trimmed (of Unicode White_Space, as pydantic's strip does) before the length check;
-# the pattern tells the document that whitespace alone is no name.
-NOT_ONLY_WHITESPACE = Field(
-    json_schema_extra={
-        "pattern": "[^\\t-\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
-    }
+# Names are trimmed (of Unicode White_Space, as pydantic's strip does) before the length check,
+# and hold no control character (domain/text.py); the pattern tells the document both: no
+# control character anywhere, and one character that is neither that nor whitespace.
+_NAME_CHARACTER = "[^\\x00-\\x1f\\x7f]"
+_NOT_WHITESPACE = (
+    "[^\\x00-\\x20\\x7f\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+)
+NAME_PATTERN = Field(
+    json_schema_extra={"pattern": f"^{_NAME_CHARACTER}*{_NOT_WHITESPACE}{_NAME_CHARACTER}*$"}
+)
+# A description keeps tabs and line breaks, and no other control character.
+FREE_TEXT_PATTERN = Field(
+    json_schema_extra={"pattern": "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]*$"}
 )
 Title = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX_LENGTH),
-    NOT_ONLY_WHITESPACE,
+    NAME_PATTERN,
+    BeforeValidator(plain_name),
 ]
-Description = Annotated[str, StringConstraints(max_length=DESCRIPTION_MAX_LENGTH)]
+Description = Annotated[
+    str,
+    StringConstraints(max_length=DESCRIPTION_MAX_LENGTH),
+    FREE_TEXT_PATTERN,
+    BeforeValidator(free_text),
+]
 # Always a float, so `order` reads back the same as it was written (95 is returned as 95.0).
 Order = Annotated[float, Field(allow_inf_nan=False, ge=-1e15, le=1e15), AfterValidator(float)]
 ListName = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=LIST_NAME_MAX_LENGTH),
-    NOT_ONLY_WHITESPACE,
+    NAME_PATTERN,
+    BeforeValidator(plain_name),
 ]
 Tag = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=TAG_MAX_LENGTH),
-    NOT_ONLY_WHITESPACE,
+    NAME_PATTERN,
+    BeforeValidator(plain_name),
 ]
 Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS), AfterValidator(unique_tags)]
 # Constraints before the validator, or they vanish from the JSON schema.
