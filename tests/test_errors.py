@@ -11,6 +11,21 @@ from todo_api.app import create_app
 from todo_api.config import Settings
 
 PROBLEM_KEYS = {"type", "title", "status", "detail"}
+JSON = "application/json"
+# Bodies JSON cannot hold, each with the reason the problem's detail gives.
+UNREADABLE_JSON = {
+    "it is not UTF-8": (b'{"title": "caf\xe9"}', JSON),
+    "it is nested too deeply": (
+        b'{"title": "x", "tags": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+        JSON,
+    ),
+    "it holds a number too long to read": (
+        b'{"title": "x", "priority": ' + b"9" * 5000 + b"}",
+        JSON,
+    ),
+}
+# The same request through the fast lane and through FastAPI's routing (tests/test_fast_lane.py).
+BOTH_PATHS = ["/todos", "/todos?via=fastapi"]
 
 
 def api_routes() -> list[tuple[str, str]]:
@@ -43,6 +58,10 @@ def test_every_route_answers_errors_as_problems(client: TestClient, method: str,
         ),
         client.request(method, path, json={"title": 5, "unexpected": True}),
         client.request(method, path, params={"limit": "-1", "cursor": "bad", "completed": "maybe"}),
+        *(
+            client.request(method, path, content=body, headers={"content-type": media_type})
+            for body, media_type in [*UNREADABLE_JSON.values(), (b'{"title": "x"}', "text/plain")]
+        ),
     ]
     for response in attempts:
         assert response.status_code < 500, response.text
@@ -86,3 +105,59 @@ def test_the_error_shape_test_covers_every_route() -> None:
         "/todos",
         "/todos/424242",
     }
+
+
+@pytest.mark.parametrize("path", BOTH_PATHS)
+@pytest.mark.parametrize("reason", UNREADABLE_JSON)
+def test_bodies_json_cannot_hold_are_malformed_json(
+    client: TestClient, path: str, reason: str
+) -> None:
+    body, media_type = UNREADABLE_JSON[reason]
+
+    response = client.post(path, content=body, headers={"content-type": media_type})
+
+    assert response.status_code == 400
+    assert_problem_shape(response)
+    assert response.json()["type"] == "urn:todo-api:problem:malformed-json"
+    assert response.json()["detail"] == f"The request body is not valid JSON: {reason}."
+    assert client.get("/todos").json() == []
+
+
+@pytest.mark.parametrize("path", BOTH_PATHS)
+@pytest.mark.parametrize(
+    "media_type", ["text/plain", "application/x-www-form-urlencoded", "text/json", None]
+)
+def test_json_routes_refuse_other_media_types_with_415(
+    client: TestClient, path: str, media_type: str | None
+) -> None:
+    headers = {"content-type": media_type} if media_type else {}
+
+    response = client.post(path, content=b'{"title": "x"}', headers=headers)
+
+    assert response.status_code == 415
+    assert_problem_shape(response)
+    assert response.json()["type"] == "urn:todo-api:problem:unsupported-media-type"
+    assert client.get("/todos").json() == []
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH"])
+def test_changes_in_another_media_type_are_415(client: TestClient, method: str) -> None:
+    todo = client.post("/todos", json={"title": "x"}).json()
+    response = client.request(
+        method,
+        f"/todos/{todo['id']}",
+        content=b'{"title": "y"}',
+        headers={"content-type": "text/plain"},
+    )
+    assert response.status_code == 415
+    assert client.get(f"/todos/{todo['id']}").json()["title"] == "x"
+
+
+@pytest.mark.parametrize(
+    "media_type", ["application/json; charset=utf-8", "application/merge-patch+json"]
+)
+def test_json_media_types_are_read(client: TestClient, media_type: str) -> None:
+    response = client.post(
+        "/todos", content=b'{"title": "x"}', headers={"content-type": media_type}
+    )
+    assert response.status_code == 201

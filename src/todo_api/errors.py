@@ -184,7 +184,8 @@ class MalformedDocument(AppError):
 
 
 class UnsupportedMediaType(AppError):
-    """POST /import with a body that is neither a todo-api export nor a calendar."""
+    """A body in a media type the route does not read: not JSON on a JSON route, neither a
+    todo-api export nor a calendar on POST /import."""
 
     status = HTTPStatus.UNSUPPORTED_MEDIA_TYPE
     slug = "unsupported-media-type"

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.routing import Match
 
-from todo_api.errors import AppError, dotted_location
+from todo_api.errors import AppError, UnsupportedMediaType, dotted_location
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_PREFIX = "urn:todo-api:problem:"
@@ -89,8 +89,18 @@ def app_error_response(error: AppError) -> Response:
     )
 
 
+# What FastAPI's JSON reading raises, besides a syntax error, on bytes that are no JSON it can
+# hold: invalid UTF-8 (UnicodeDecodeError), numbers past 4,300 digits (ValueError), deep nesting.
+_UNREADABLE_JSON = (ValueError, RecursionError)
+
+
 def _http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, HTTPException)
+    if error.status_code == HTTPStatus.BAD_REQUEST and isinstance(
+        error.__cause__, _UNREADABLE_JSON
+    ):
+        # FastAPI answers these with a bare 400 of its own, raised from the reading error.
+        return _malformed_json(_unreadable_because(error.__cause__))
     detail = error.detail if isinstance(error.detail, str) else None
     headers = dict(error.headers or {})
     if error.status_code == HTTPStatus.METHOD_NOT_ALLOWED:
@@ -112,7 +122,48 @@ def _allowed_methods(request: Request) -> str:
     return ", ".join(sorted(methods))
 
 
-def _validation_error(_request: Request, error: Exception) -> Response:
+def _unreadable_because(cause: BaseException) -> str:
+    if isinstance(cause, UnicodeDecodeError):
+        return "it is not UTF-8"
+    if isinstance(cause, RecursionError):
+        return "it is nested too deeply"
+    return "it holds a number too long to read"
+
+
+def _malformed_json(reason: str) -> Response:
+    message = f"The request body is not valid JSON: {reason}."
+    return problem_response(
+        HTTPStatus.BAD_REQUEST,
+        slug="malformed-json",
+        title="Malformed JSON",
+        detail=message,
+        errors=[{"loc": ["body"], "msg": message, "type": "json_invalid"}],
+    )
+
+
+def _is_json(request: Request) -> bool:
+    """Whether the body is JSON as FastAPI reads it: `application/json` or `application/*+json`
+    (JSON Merge Patch's `application/merge-patch+json`, say); without a Content-Type, not."""
+    content_type = request.headers.get("content-type", "")
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    kind, _, subtype = media_type.partition("/")
+    return kind == "application" and (subtype == "json" or subtype.endswith("+json"))
+
+
+def _unsupported_media_type() -> UnsupportedMediaType:
+    return UnsupportedMediaType(
+        "Send the body as application/json.",
+        errors=[
+            {
+                "loc": ["header", "Content-Type"],
+                "msg": "must be application/json",
+                "type": "unsupported_media_type",
+            }
+        ],
+    )
+
+
+def _validation_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, RequestValidationError)
     errors = [_public_error(item) for item in error.errors()]
     if any(item["type"] == "json_invalid" for item in errors):
@@ -123,6 +174,9 @@ def _validation_error(_request: Request, error: Exception) -> Response:
             detail="The request body is not valid JSON.",
             errors=errors,
         )
+    if any(item["loc"] == ["body"] for item in errors) and not _is_json(request):
+        # FastAPI hands a body of another media type to the model as bytes, which fail it.
+        return _app_error(request, _unsupported_media_type())
     return problem_response(
         HTTPStatus.UNPROCESSABLE_ENTITY,
         slug="validation-error",
