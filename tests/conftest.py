@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from contract import ContractClient
-from support import migrated_copy, skip_reported_at_test
+from support import API_BASE_URL, migrated_copy, skip_reported_at_test
 from todo_api.app import create_app
 from todo_api.config import Settings
 from todo_api.db import create_engine
@@ -52,7 +52,9 @@ def settings(database_url: str) -> Settings:
 def client(settings: Settings) -> Iterator[TestClient]:
     """A client of a started app (lifespan run: migrations applied). Every response it gets must
     match the OpenAPI document (tests/contract.py)."""
-    with ContractClient(create_app(settings), raise_server_exceptions=False) as test_client:
+    with ContractClient(
+        create_app(settings), raise_server_exceptions=False, base_url=API_BASE_URL
+    ) as test_client:
         yield test_client
 
 
@@ -60,7 +62,9 @@ def client(settings: Settings) -> Iterator[TestClient]:
 def other_client(tmp_path: Path, migrated_template: Path) -> Iterator[TestClient]:
     """A second, empty instance (to import into, say); held to the document like `client`."""
     database_url = migrated_copy(migrated_template, tmp_path / "other.db")
-    with ContractClient(create_app(Settings(database_url=database_url))) as test_client:
+    with ContractClient(
+        create_app(Settings(database_url=database_url)), base_url=API_BASE_URL
+    ) as test_client:
         yield test_client
 
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +21,8 @@ from todo_api.cli import build_parser, main
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 STARTUP_TIMEOUT_SECONDS = 60.0  # a deadline, not a wait: a loaded CI machine can take 20 s+
+# TestClient's own "testserver" is no loopback name: a server bound to 127.0.0.1 refuses it.
+API_BASE_URL = "http://localhost"
 
 
 def strict_mode() -> bool:
@@ -113,14 +115,24 @@ def wait_until_healthy(server: ServerProcess) -> None:
 
 @contextlib.contextmanager
 def running_server(
-    command: list[str], env: Mapping[str, str], port: int, cwd: Path = PROJECT_ROOT
+    command: list[str],
+    env: Mapping[str, str],
+    port: int,
+    cwd: Path = PROJECT_ROOT,
+    preexec_fn: Callable[[], object] | None = None,
 ) -> Iterator[ServerProcess]:
-    """Start `command` (a server on `port`), wait for health, yield it, stop it."""
+    """Start `command` (a server on `port`), wait for health, yield it, stop it.
+    `preexec_fn` runs in the child before the command (to lower a resource limit, say)."""
     with tempfile.TemporaryDirectory() as folder:
         log_path = Path(folder) / "server.log"
         with log_path.open("wb") as log:
             process = subprocess.Popen(
-                command, cwd=cwd, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT
+                command,
+                cwd=cwd,
+                env={**os.environ, **env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=preexec_fn,
             )
         server = ServerProcess(process, f"http://127.0.0.1:{port}", log_path)
         try:
@@ -167,7 +179,9 @@ def todo_api_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "todo_api", *args]
 
 
-def todo_api_server(database_dir: Path, **settings: str) -> AbstractContextManager[ServerProcess]:
+def todo_api_server(
+    database_dir: Path, preexec_fn: Callable[[], object] | None = None, **settings: str
+) -> AbstractContextManager[ServerProcess]:
     """`todo-api serve` on a free port, its SQLite file in `database_dir`; `settings` are more
     TODO_* variables by their lower-case names (`workers="2"` sets TODO_WORKERS)."""
     port = free_port()
@@ -176,7 +190,7 @@ def todo_api_server(database_dir: Path, **settings: str) -> AbstractContextManag
         "TODO_DATABASE_URL": f"sqlite:///{database_dir / 'todo.db'}",
         **{f"TODO_{name.upper()}": value for name, value in settings.items()},
     }
-    return running_server(todo_api_command("serve"), env, port)
+    return running_server(todo_api_command("serve"), env, port, preexec_fn=preexec_fn)
 
 
 def post_created(client: Any, path: str, **body: Any) -> dict[str, Any]:

@@ -155,10 +155,34 @@ def test_unwritable_database_directory_is_a_clear_error(tmp_path: Path, command:
 def test_forwarded_proto_is_honoured_only_from_trusted_proxies(
     tmp_path: Path, trusted: str, scheme: str
 ) -> None:
-    with todo_api_server(tmp_path, forwarded_allow_ips=trusted) as server:
+    with todo_api_server(
+        tmp_path, forwarded_allow_ips=trusted, allowed_hosts="todo.example"
+    ) as server:
         response = httpx.post(
             f"{server.base_url}/todos",
             json={"title": "behind a proxy"},
             headers={"X-Forwarded-Proto": "https", "Host": "todo.example"},
         )
         assert response.headers["location"].startswith(f"{scheme}://todo.example/todos/")
+
+
+@pytest.mark.slow
+def test_serving_beyond_loopback_warns_and_answers_any_host(tmp_path: Path) -> None:
+    """The tutorial's `docker run -p 8000:8000` binds 0.0.0.0 and needs no setting to work."""
+    with todo_api_server(tmp_path, host="0.0.0.0", log_format="json") as server:
+        answer = httpx.get(f"{server.base_url}/todos", headers={"Host": "192.0.2.7:8000"})
+        assert answer.status_code == 200
+        assert server.stop() == 0
+        lines = [json.loads(line) for line in server.output().splitlines()]
+    [warning] = [line for line in lines if line["level"] == "warning"]
+    assert "TODO_ALLOWED_HOSTS" in warning["message"] and "0.0.0.0" in warning["message"]
+
+
+@pytest.mark.slow
+def test_serving_on_loopback_refuses_other_hosts_without_a_warning(tmp_path: Path) -> None:
+    with todo_api_server(tmp_path, log_format="json") as server:
+        refused = httpx.get(f"{server.base_url}/todos", headers={"Host": "rebound.example"})
+        assert refused.status_code == 400
+        assert server.stop() == 0
+        lines = [json.loads(line) for line in server.output().splitlines()]
+    assert [line for line in lines if line["level"] == "warning"] == []

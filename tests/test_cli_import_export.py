@@ -12,7 +12,7 @@ from typing import Any, Protocol
 import pytest
 from fastapi.testclient import TestClient
 
-from support import CommandResult, migrated_copy, run_in_process, todo_api_command
+from support import API_BASE_URL, CommandResult, migrated_copy, run_in_process, todo_api_command
 from todo_api.app import create_app
 from todo_api.config import Settings
 
@@ -46,7 +46,9 @@ def run(
 
 
 def client_of(database: Path) -> TestClient:
-    return TestClient(create_app(Settings(database_url=f"sqlite:///{database}")))
+    return TestClient(
+        create_app(Settings(database_url=f"sqlite:///{database}")), base_url=API_BASE_URL
+    )
 
 
 def seeded(template: Path, database: Path) -> Path:

@@ -86,3 +86,32 @@ def test_invalid_values_are_refused(monkeypatch: pytest.MonkeyPatch, name: str, 
     with pytest.raises(ValidationError) as error:
         Settings()
     assert name.removeprefix("TODO_").lower() in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("environment", "names"),
+    [
+        ({}, {"localhost", "127.0.0.1", "[::1]"}),
+        ({"TODO_HOST": "::1"}, {"localhost", "127.0.0.1", "[::1]"}),
+        ({"TODO_HOST": "localhost"}, {"localhost", "127.0.0.1", "[::1]"}),
+        ({"TODO_HOST": "0.0.0.0"}, None),
+        ({"TODO_HOST": "todo.internal"}, None),
+        ({"TODO_ALLOWED_HOSTS": "Todo.Example, api.example"}, {"todo.example", "api.example"}),
+        ({"TODO_HOST": "0.0.0.0", "TODO_ALLOWED_HOSTS": "todo.example"}, {"todo.example"}),
+        ({"TODO_ALLOWED_HOSTS": "*"}, None),
+    ],
+)
+def test_allowed_host_names(
+    monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], names: set[str] | None
+) -> None:
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert Settings().allowed_host_names() == (None if names is None else frozenset(names))
+
+
+def test_public_url_must_be_absolute(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TODO_PUBLIC_URL", "todo.example/api")
+    with pytest.raises(ValidationError, match="absolute"):
+        Settings()
+    monkeypatch.setenv("TODO_PUBLIC_URL", "https://todo.example/api/")
+    assert Settings().public_url == "https://todo.example/api"

@@ -5,6 +5,7 @@ import gc
 from fastapi.testclient import TestClient
 from uvicorn.importer import import_from_string
 
+from support import API_BASE_URL
 from todo_api.app import create_app, create_served_app
 from todo_api.cli import SERVED_APP_FACTORY
 from todo_api.config import Settings
@@ -12,14 +13,14 @@ from todo_api.config import Settings
 
 def test_a_served_app_freezes_its_startup_objects_until_shutdown(settings: Settings) -> None:
     assert gc.get_freeze_count() == 0
-    with TestClient(create_served_app(settings)) as client:
+    with TestClient(create_served_app(settings), base_url=API_BASE_URL) as client:
         assert gc.get_freeze_count() > 0
         assert client.get("/health").status_code == 200
     assert gc.get_freeze_count() == 0  # nothing kept past the app
 
 
 def test_an_app_that_is_not_served_leaves_the_collector_alone(settings: Settings) -> None:
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), base_url=API_BASE_URL) as client:
         assert gc.get_freeze_count() == 0
         assert client.get("/health").status_code == 200
 

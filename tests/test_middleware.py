@@ -2,14 +2,16 @@
 
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from support import post_created
+from support import API_BASE_URL, post_created
 from todo_api.app import create_app
 from todo_api.config import Settings
 from todo_api.logs import ConsoleFormatter
+from todo_api.performance.fast_lane import FastLane
 
 
 def test_request_id_is_generated_and_echoed(client: TestClient) -> None:
@@ -50,7 +52,10 @@ def test_one_access_line_per_request_with_route_template(
 
 def test_access_log_can_be_turned_off(database_url: str, caplog: pytest.LogCaptureFixture) -> None:
     app = create_app(Settings(database_url=database_url, access_log=False))
-    with TestClient(app) as client, caplog.at_level(logging.INFO, logger="todo_api.access"):
+    with (
+        TestClient(app, base_url=API_BASE_URL) as client,
+        caplog.at_level(logging.INFO, logger="todo_api.access"),
+    ):
         client.get("/health")
     assert not [r for r in caplog.records if r.name == "todo_api.access"]
 
@@ -58,7 +63,7 @@ def test_access_log_can_be_turned_off(database_url: str, caplog: pytest.LogCaptu
 @pytest.fixture
 def small_limit_client(database_url: str) -> Iterator[TestClient]:
     app = create_app(Settings(database_url=database_url, max_body_bytes=100))
-    with TestClient(app) as client:
+    with TestClient(app, base_url=API_BASE_URL) as client:
         yield client
 
 
@@ -140,3 +145,88 @@ def test_a_line_break_in_the_path_stays_on_the_access_line(
 
     assert "\n" not in text
     assert "route=/nothing\\n12:00:00 INFO request status=200 status=404" in text
+
+
+def _app_client(database_url: str, *, lane: bool = True, **settings: Any) -> TestClient:
+    """A client of a new app; without `lane`, FastAPI routes every request (test_fast_lane.py)."""
+    app = create_app(Settings(database_url=database_url, **settings))
+    if not lane:
+        fast_lane: object = FastLane
+        app.user_middleware = [entry for entry in app.user_middleware if entry.cls is not fast_lane]
+    return TestClient(app)
+
+
+# The lane's three requests, and others that only FastAPI routes.
+_HOST_CHECKED = [("GET", "/todos"), ("POST", "/todos"), ("GET", "/todos/1"), ("GET", "/lists")]
+
+
+@pytest.mark.parametrize("lane", [True, False], ids=["fast-lane", "fastapi"])
+@pytest.mark.parametrize(("method", "path"), _HOST_CHECKED)
+def test_a_loopback_server_refuses_other_hosts(
+    database_url: str, method: str, path: str, lane: bool
+) -> None:
+    """DNS rebinding: a page on evil.example, its name resolved to 127.0.0.1, sends its Host."""
+    with _app_client(database_url, lane=lane) as client:
+        client.post("http://localhost/todos", json={"title": "private"})
+
+        refused = client.request(method, f"http://evil.example:8000{path}", json={"title": "x"})
+        allowed = client.request(method, f"http://localhost:8000{path}", json={"title": "x"})
+
+    assert refused.status_code == 400
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["type"] == "urn:todo-api:problem:host-not-allowed"
+    assert "TODO_ALLOWED_HOSTS" in refused.json()["detail"]
+    assert "private" not in refused.text
+    assert allowed.status_code in (200, 201)
+
+
+@pytest.mark.parametrize(
+    "host", ["localhost", "LOCALHOST:8000", "127.0.0.1", "127.0.0.1:8000", "[::1]", "[::1]:8000"]
+)
+def test_a_loopback_server_answers_loopback_names(database_url: str, host: str) -> None:
+    with _app_client(database_url) as client:
+        assert client.get("/todos", headers={"Host": host}).status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/health", "/ready"])
+def test_probes_answer_any_host(database_url: str, path: str) -> None:
+    with _app_client(database_url, allowed_hosts=["todo.example"]) as client:
+        assert client.get(f"http://10.1.2.3:8000{path}").status_code == 200
+
+
+def test_allowed_hosts_replace_the_loopback_names(database_url: str) -> None:
+    with _app_client(database_url, allowed_hosts=["todo.example", "Other.Example"]) as client:
+        assert client.get("https://todo.example/todos").status_code == 200
+        assert client.get("https://other.example:8443/todos").status_code == 200
+        assert client.get("http://localhost/todos").status_code == 400
+        assert client.get("/todos", headers={"Host": ""}).status_code == 400
+
+
+@pytest.mark.parametrize(
+    "settings", [{"host": "0.0.0.0"}, {"host": "::"}, {"allowed_hosts": ["*"]}]
+)
+def test_any_host_when_bound_beyond_loopback_or_asked(
+    database_url: str, settings: dict[str, Any]
+) -> None:
+    """The tutorial's `docker run -p 8000:8000` binds 0.0.0.0 and must work with no setting."""
+    with _app_client(database_url, **settings) as client:
+        created = client.post("http://203.0.113.9:8000/todos", json={"title": "x"})
+    assert created.status_code == 201
+    assert created.json()["url"].startswith("http://203.0.113.9:8000/todos/")
+
+
+@pytest.mark.parametrize("lane", [True, False], ids=["fast-lane", "fastapi"])
+def test_public_url_builds_every_absolute_url(database_url: str, lane: bool) -> None:
+    public = "https://todo.example/api"
+    settings = {"public_url": public + "/", "allowed_hosts": ["*"]}
+    with _app_client(database_url, lane=lane, **settings) as client:
+        created = client.post("http://10.0.0.5:8000/todos", json={"title": "x"})
+        client.post("http://10.0.0.5:8000/todos", json={"title": "y"})
+        page = client.get("http://10.0.0.5:8000/todos?limit=1")
+        root = client.get("http://10.0.0.5:8000/")
+
+    assert created.headers["location"] == created.json()["url"]
+    assert created.json()["url"] == f"{public}/todos/{created.json()['id']}"
+    assert page.headers["link"].startswith(f"<{public}/todos?")
+    assert page.json()[0]["url"].startswith(f"{public}/todos/")
+    assert root.json()["links"]["todos"] == f"{public}/todos"

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from alembic import command
 from fastapi.testclient import TestClient
 
+from support import API_BASE_URL
 from todo_api.app import create_app
 from todo_api.config import Settings
 from todo_api.db import create_engine
@@ -101,7 +102,9 @@ def test_upgrade_keeps_existing_todos_in_the_new_default_list(empty_database_url
             " '2026-01-01 10:00:00.000000', '2026-01-01 10:00:00.000000')"
         )
     engine.dispose()
-    with TestClient(create_app(Settings(database_url=empty_database_url))) as client:
+    with TestClient(
+        create_app(Settings(database_url=empty_database_url)), base_url=API_BASE_URL
+    ) as client:
         [todo] = client.get("/todos").json()
         [inbox] = client.get("/lists").json()
         assert todo["list_id"] == inbox["id"]

@@ -35,7 +35,7 @@ def test_create_read_list(client: TestClient) -> None:
     assert created["name"] == "Work"
     assert created["is_default"] is False
     assert (
-        response.headers["location"] == created["url"] == f"http://testserver/lists/{created['id']}"
+        response.headers["location"] == created["url"] == f"http://localhost/lists/{created['id']}"
     )
     assert response.headers["etag"] == '"1"'
     fetched = client.get(f"/lists/{created['id']}")

@@ -34,7 +34,7 @@ def test_create_returns_the_todo_with_location_and_absolute_url(client: TestClie
     assert todo.completed is False
     assert todo.completed_at is None
     assert todo.description is None
-    assert todo.url == f"http://testserver/todos/{todo.id}"
+    assert todo.url == f"http://localhost/todos/{todo.id}"
     assert response.headers["location"] == todo.url
     assert todo.created_at == todo.updated_at
     assert todo.created_at.tzinfo is not None

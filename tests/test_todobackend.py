@@ -20,24 +20,28 @@ import httpx2 as httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from support import API_BASE_URL
 from todo_api.app import create_app
 from todo_api.config import Settings
 
 RUNNER_ORIGIN = "https://www.todobackend.com"
 RUNNER_CONTENT_TYPE = "application/json"  # sent on every request, with or without a body
-TESTCLIENT_API_ROOT = "http://testserver/todos"
+TESTCLIENT_API_ROOT = "http://localhost/todos"
 
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    """The runner is a page on another origin: this module's app allows every origin."""
-    return Settings(database_url=database_url, cors_origins=["*"])
+    """The runner is a page on another origin: this module's app allows every origin, and
+    public pages to call it on this machine (docs/todobackend.md, for the hosted runner)."""
+    return Settings(database_url=database_url, cors_origins=["*"], cors_allow_private_network=True)
 
 
 @pytest.fixture
 def client_without_cors(database_url: str) -> Iterator[TestClient]:
     """The default: CORS off."""
-    with TestClient(create_app(Settings(database_url=database_url))) as test_client:
+    with TestClient(
+        create_app(Settings(database_url=database_url)), base_url=API_BASE_URL
+    ) as test_client:
         yield test_client
 
 
@@ -285,6 +289,30 @@ def test_preflight_from_a_public_page_to_a_private_address_is_allowed(client: Te
     )
     assert response.status_code == 200
     assert response.headers.get("access-control-allow-private-network") == "true"
+
+
+def test_private_network_access_only_when_enabled(database_url: str) -> None:
+    app = create_app(Settings(database_url=database_url, cors_origins=["*"]))
+    with TestClient(app, base_url=API_BASE_URL) as client:
+        response = client.options(
+            "/todos",
+            headers={
+                "Origin": RUNNER_ORIGIN,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Private-Network": "true",
+            },
+        )
+    assert "access-control-allow-private-network" not in response.headers
+
+
+def test_any_origin_is_never_given_credentials(client: TestClient) -> None:
+    """With `*`, a page on any site must not send the user's cookies or HTTP auth."""
+    for response in (
+        preflight(client, "/todos", "POST"),
+        client.get("/todos", headers={"Origin": RUNNER_ORIGIN, "Cookie": "session=1"}),
+    ):
+        assert response.headers["access-control-allow-origin"] == "*"
+        assert "access-control-allow-credentials" not in response.headers
 
 
 def test_no_cors_headers_when_cors_is_off(client_without_cors: TestClient) -> None:

@@ -12,8 +12,10 @@ from todo_api.config import Settings
 from todo_api.db import Database
 from todo_api.metrics_middleware import MetricsMiddleware
 from todo_api.middleware import (
+    AllowedHostsMiddleware,
     BodySizeLimitMiddleware,
     HeadAsGetMiddleware,
+    PublicUrlMiddleware,
     RequestContextMiddleware,
 )
 from todo_api.migrate import upgrade_to_head
@@ -89,9 +91,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["*"],
             allow_headers=["*"],
             expose_headers=EXPOSED_HEADERS,
-            # Lets a public page (the Todo-Backend spec runner) call a server on localhost.
-            allow_private_network=True,
+            # No cookies or HTTP auth cross-origin: with `*` that would let any site act as
+            # the user. Never turn it on beside a wildcard origin.
+            allow_credentials=False,
+            # Only on request: it lets public pages (the Todo-Backend spec runner) call a
+            # server on the visitor's own machine or network.
+            allow_private_network=settings.cors_allow_private_network,
         )
+    if settings.public_url:
+        app.add_middleware(PublicUrlMiddleware, public_url=settings.public_url)
+    # Before CORS: a rebound page's preflight is refused too.
+    if (host_names := settings.allowed_host_names()) is not None:
+        app.add_middleware(AllowedHostsMiddleware, host_names=host_names)
     tracing.start_from_environment()
     if tracing.tracer is not None:  # off: not in the app, nor even imported, so it costs nothing
         from todo_api.tracing_middleware import TracingMiddleware

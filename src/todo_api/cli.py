@@ -3,6 +3,8 @@
 import argparse
 import asyncio
 import contextlib
+import logging
+import logging.config
 import os
 import signal
 import sys
@@ -12,7 +14,7 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, BinaryIO, Protocol, Self
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, Self
 
 from pydantic import ValidationError
 
@@ -24,6 +26,7 @@ from todo_api.domain import clock
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from todo_api.connection_limits import ConnectionLimits
     from todo_api.db import Database
 
 HEALTHCHECK_TIMEOUT_SECONDS = 3.0
@@ -48,8 +51,10 @@ def _served_app(settings: Settings) -> "FastAPI":
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    from todo_api.connection_limits import ConnectionLimits, automatic_connection_cap
     from todo_api.db import prepare_database_location
     from todo_api.db_faults import check_usable
+    from todo_api.logs import LOGGER_NAME, logging_config
 
     updates = {
         name: value
@@ -57,6 +62,22 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         if (value := getattr(args, name)) is not None
     }
     settings = settings.model_copy(update=updates)
+    # Workers build their own Settings from the environment: give them the options too.
+    os.environ.update({f"TODO_{name.upper()}": str(value) for name, value in updates.items()})
+    log_config = logging_config(settings.log_level, settings.log_format)
+    if settings.allowed_host_names() is None and not settings.allowed_hosts:
+        # Logged as uvicorn will log (a JSON line under TODO_LOG_FORMAT=json), once, here.
+        logging.config.dictConfig(log_config)
+        logging.getLogger(LOGGER_NAME).warning(
+            "bound to %s: answering requests for any Host; set TODO_ALLOWED_HOSTS to the "
+            "names clients use (README, Configuration)",
+            settings.host,
+        )
+    limits = ConnectionLimits(
+        header_timeout=settings.header_timeout,
+        body_timeout=settings.body_timeout,
+        max_connections=settings.max_connections or automatic_connection_cap(),
+    )
     # Uvicorn drains requests on SIGTERM, then re-raises the signal to the previous handler:
     # make that handler a clean exit, so a stop (docker stop, Kubernetes) reports status 0.
     signal.signal(signal.SIGTERM, _exit_cleanly)
@@ -69,7 +90,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     with _metrics_storage(settings.workers):
         if settings.metrics_port is not None:
             _serve_metrics(settings.host, settings.metrics_port)
-        _run_uvicorn(settings, args, single)
+        _run_uvicorn(settings, args, single, limits, log_config)
     return 0
 
 
@@ -99,10 +120,16 @@ def _serve_metrics(host: str, port: int) -> None:
     start_http_server(port, addr=host, registry=metrics.exposition_registry())
 
 
-def _run_uvicorn(settings: Settings, args: argparse.Namespace, single: bool) -> None:
+def _run_uvicorn(
+    settings: Settings,
+    args: argparse.Namespace,
+    single: bool,
+    limits: "ConnectionLimits",
+    log_config: dict[str, Any],
+) -> None:
     import uvicorn
 
-    from todo_api.logs import logging_config
+    from todo_api.connection_limits import limited_protocol
 
     uvicorn.run(
         _served_app(settings) if single else SERVED_APP_FACTORY,
@@ -112,8 +139,8 @@ def _run_uvicorn(settings: Settings, args: argparse.Namespace, single: bool) -> 
         workers=None if single else settings.workers,
         reload=args.reload,
         loop="auto",  # uvloop when installed
-        http="auto",  # httptools when installed
-        log_config=logging_config(settings.log_level, settings.log_format),
+        http=limited_protocol(limits),  # httptools, with header, time and connection limits
+        log_config=log_config,
         access_log=False,  # our middleware logs each request with its route and id
         # Off unless a proxy is named: trusting nobody is the safe default, and the check costs
         # ~5% of a small request's time.

@@ -1,5 +1,6 @@
 """Settings: one class read from `TODO_*` environment variables or `TODO_*_FILE` files."""
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -18,6 +19,10 @@ DEFAULT_DATABASE_URL = "sqlite:///./data/todo.db"
 MEBIBYTE = 1024 * 1024
 # prometheus_client's own variable: the directory where each worker process writes its metrics.
 METRICS_MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+ANY_HOST = "*"
+# Host header names (port removed) a server bound to a loopback address answers by default:
+# a web page whose name merely resolves to 127.0.0.1 (DNS rebinding) sends its own name.
+LOOPBACK_HOST_NAMES = frozenset({"localhost", "127.0.0.1", "[::1]"})
 
 
 class FileValueSource(PydanticBaseSettingsSource):
@@ -55,6 +60,12 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = "console"
     access_log: bool = True
     cors_origins: Annotated[list[str], NoDecode] = []
+    cors_allow_private_network: bool = False
+    allowed_hosts: Annotated[list[str], NoDecode] = []
+    public_url: str = ""
+    header_timeout: float = Field(default=10.0, gt=0, le=3600)
+    body_timeout: float = Field(default=60.0, gt=0, le=3600)
+    max_connections: int = Field(default=0, ge=0)
     max_body_bytes: int = Field(default=MEBIBYTE, ge=1)
     auth: Literal["disabled"] = "disabled"
     graceful_timeout: int = Field(default=8, ge=0, le=300)
@@ -69,13 +80,39 @@ class Settings(BaseSettings):
     def _lowercase(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "allowed_hosts", mode="before")
     @classmethod
-    def _split_origins(cls, value: Any) -> Any:
+    def _split_list(cls, value: Any) -> Any:
         """Accept `https://a.example,https://b.example` as well as a list."""
         if isinstance(value, str):
-            return [origin.strip() for origin in value.split(",") if origin.strip()]
+            return [item.strip() for item in value.split(",") if item.strip()]
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _absolute_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an absolute http:// or https:// URL")
+        return value.rstrip("/")
+
+    def allowed_host_names(self) -> frozenset[str] | None:
+        """The Host names (lower case, without port) to answer; None for any host.
+
+        TODO_ALLOWED_HOSTS when set (`*` for any); otherwise the loopback names when the server
+        is bound to a loopback address, and any host when it is bound elsewhere (`cli` warns).
+        """
+        if self.allowed_hosts:
+            names = frozenset(name.lower() for name in self.allowed_hosts)
+            return None if ANY_HOST in names else names
+        return LOOPBACK_HOST_NAMES if self.binds_loopback_only() else None
+
+    def binds_loopback_only(self) -> bool:
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host.strip("[]")).is_loopback
+        except ValueError:  # a name: it may resolve to any address
+            return False
 
     @field_validator("database_url")
     @classmethod

@@ -1,4 +1,5 @@
-"""Pure ASGI middleware: request ids and access log, HEAD requests, the request body size limit.
+"""Pure ASGI middleware: request ids and access log, the Host check, the public URL, HEAD
+requests, the request body size limit.
 
 Pure ASGI rather than `BaseHTTPMiddleware`, which costs about three times the throughput.
 """
@@ -14,8 +15,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from todo_api.logs import LOGGER_NAME, request_id_var
 from todo_api.problems import problem_response
+from todo_api.representation import PUBLIC_URL_SCOPE_KEY
 
 REQUEST_ID_HEADER = b"x-request-id"
+HOST_HEADER = b"host"
+# No answer was sent because the client went away (nginx's code for it, in the access log only).
+CLIENT_CLOSED_REQUEST = 499
+# Probes address a pod or container by its IP, whatever the allowed names: these answer any Host.
+_PROBE_PATHS = frozenset({"/health", "/ready"})
 # No route reads a body for these methods, so there is nothing to limit (and GET stays cheap).
 _UNREAD_BODY_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
 # An incoming id is echoed into logs and headers, so only short, plain ids are accepted.
@@ -60,6 +67,8 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_request_id)
+            if not response_started:  # the client left before its request was read whole
+                status = CLIENT_CLOSED_REQUEST
         except Exception:
             error_logger.exception("unhandled error", extra={"path": scope["path"]})
             if not response_started:
@@ -147,3 +156,59 @@ class HeadAsGetMiddleware:
         finally:
             if "route" in as_get:  # for the access log line
                 scope["route"] = as_get["route"]
+
+
+class AllowedHostsMiddleware:
+    """Answers 400 to a request whose Host is not an allowed name (TODO_ALLOWED_HOSTS).
+
+    A page whose DNS name is rebound to 127.0.0.1 reaches a local server with its own name in
+    Host; refusing that name keeps the page from reading or changing the todos, and keeps a
+    spoofed Host out of the URLs this service builds (`Location`, `url`, `Link`).
+    Added only when the names are restricted; per request it costs one set lookup.
+    """
+
+    def __init__(self, app: ASGIApp, *, host_names: frozenset[str]) -> None:
+        self.app = app
+        self.host_names = frozenset(name.lower().encode("idna") for name in host_names)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            host = _host_name(scope["headers"])
+            if host not in self.host_names and scope["path"] not in _PROBE_PATHS:
+                await self._refused(host)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    def _refused(self, host: bytes | None) -> ASGIApp:
+        shown = "no Host header" if host is None else f"Host {host.decode('latin-1')!r}"
+        return problem_response(
+            HTTPStatus.BAD_REQUEST,
+            slug="host-not-allowed",
+            title="Host not allowed",
+            detail=f"This server does not answer {shown}; its operator lists the names it "
+            "answers in TODO_ALLOWED_HOSTS.",
+        )
+
+
+def _host_name(headers: list[tuple[bytes, bytes]]) -> bytes | None:
+    """The Host header's name, lower case, without its port (`[::1]` keeps its brackets)."""
+    for name, value in headers:
+        if name == HOST_HEADER:
+            host, colon, port = value.rpartition(b":")
+            if not colon or b"]" in port:  # no port, or an IPv6 literal without one
+                host = value
+            return host.lower()
+    return None
+
+
+class PublicUrlMiddleware:
+    """Hands TODO_PUBLIC_URL to `representation.base_url` through the scope, so that absolute
+    URLs (`Location`, `url`, `Link`) name the service as clients reach it behind a proxy."""
+
+    def __init__(self, app: ASGIApp, *, public_url: str) -> None:
+        self.app = app
+        self.public_url = public_url
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope[PUBLIC_URL_SCOPE_KEY] = self.public_url
+        await self.app(scope, receive, send)

@@ -24,11 +24,15 @@ _FASTAPI_VALIDATION_DESCRIPTION = "Validation Error"
 _BODY_METHODS = frozenset({"post", "put", "patch"})
 
 # Errors an operation can answer because of what it takes, whatever the route does.
-ANY_OPERATION = {500: "An unexpected failure; the detail quotes the request id"}
+ANY_OPERATION = {
+    400: "The Host header names no host this server answers (TODO_ALLOWED_HOSTS)",
+    500: "An unexpected failure; the detail quotes the request id",
+}
 WITH_INPUT = {422: "Invalid input; `errors` names each field or parameter at fault"}
 WITH_BODY = {
-    400: "The body is not valid JSON",
+    400: "The body is not valid JSON (or the Host is not allowed)",
     413: "The body is larger than TODO_MAX_BODY_BYTES",
+    415: "The body is not application/json",
 }
 
 # (collection, item path, path parameter): POST to the collection creates an item whose `id`

@@ -57,7 +57,25 @@ def problem_response(
     errors: Sequence[dict[str, Any]] = (),
     headers: Mapping[str, str] | None = None,
 ) -> Response:
-    """The one place a problem+json body is built; `Problem` documents its shape."""
+    """A problem+json answer (the body from `problem_document`)."""
+    return Response(
+        problem_document(status, slug=slug, title=title, detail=detail, errors=errors),
+        status_code=status,
+        media_type=PROBLEM_CONTENT_TYPE,
+        headers=headers,
+    )
+
+
+def problem_document(
+    status: int,
+    *,
+    slug: str | None = None,
+    title: str | None = None,
+    detail: str | None = None,
+    errors: Sequence[dict[str, Any]] = (),
+) -> bytes:
+    """The one place a problem+json body is built; `Problem` documents its shape. Also for
+    answers the server's HTTP protocol writes itself, before there is a request for the app."""
     phrase = HTTPStatus(status).phrase
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE_PREFIX + slug if slug else "about:blank",
@@ -67,9 +85,7 @@ def problem_response(
     }
     if errors:
         body["errors"] = list(errors)
-    return Response(
-        orjson.dumps(body), status_code=status, media_type=PROBLEM_CONTENT_TYPE, headers=headers
-    )
+    return orjson.dumps(body)
 
 
 def _app_error(_request: Request, error: Exception) -> Response:

@@ -18,15 +18,22 @@ from todo_api.repository.lists import TodoList
 from todo_api.repository.todos import Todo
 
 JSON_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
+# Where middleware.PublicUrlMiddleware puts TODO_PUBLIC_URL, when it is set.
+PUBLIC_URL_SCOPE_KEY = "todo_api.public_url"
 _HIDDEN_TODO_FIELDS = ("due_offset_minutes", "version")
 
 
 def base_url(request: Request) -> str:
-    """The absolute URL of the API root as the client sees it, without the trailing slash.
+    """The absolute URL of the API root as the client sees it, without the trailing slash:
+    TODO_PUBLIC_URL when set, otherwise from the request's Host (which `AllowedHostsMiddleware`
+    checks when the names are restricted).
 
     Built from the scope: Starlette's `request.base_url` costs ~10 µs a call.
     """
     scope = request.scope
+    public_url: str | None = scope.get(PUBLIC_URL_SCOPE_KEY)
+    if public_url is not None:
+        return public_url
     host = next((value for name, value in scope["headers"] if name == b"host"), None)
     if host is None:
         return str(request.base_url).rstrip("/")

@@ -6,6 +6,7 @@ from todo_api import __version__
 from todo_api.deps import database_of
 from todo_api.migrate import is_at_head
 from todo_api.problems import problem_response
+from todo_api.representation import base_url
 from todo_api.schemas import Health, ServiceInfo
 
 router = APIRouter(tags=["service"])
@@ -14,7 +15,7 @@ router = APIRouter(tags=["service"])
 @router.get("/")
 async def service_info(request: Request) -> ServiceInfo:
     """Name, version and where to go next."""
-    base = str(request.base_url).rstrip("/")
+    base = base_url(request)
     return ServiceInfo(
         name="todo-api",
         version=__version__,

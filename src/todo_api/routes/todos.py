@@ -82,13 +82,13 @@ async def list_todos(request: Request, query: Annotated[TodoPageQuery, Query()])
         )
     )
     headers = {}
+    root = base_url(request)
     if len(todos) > query.limit:
         todos = todos[: query.limit]
         last = todos[-1]
         next_cursor = encode_cursor(Position(sort.key_of(last), last.id), fingerprint)
-        next_url = request.url.include_query_params(cursor=next_cursor, limit=query.limit)
-        headers["Link"] = f'<{next_url}>; rel="next"'
-    root = base_url(request)
+        next_query = request.url.include_query_params(cursor=next_cursor, limit=query.limit).query
+        headers["Link"] = f'<{root}/todos?{next_query}>; rel="next"'
     return json_response([todo_body(todo, root) for todo in todos], headers=headers)
 
 
