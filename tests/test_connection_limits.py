@@ -17,7 +17,8 @@ import pytest
 from support import ServerProcess, todo_api_server
 from todo_api.connection_limits import MAX_HEADER_BYTES, MAX_HEADER_COUNT
 
-pytestmark = pytest.mark.slow  # each test starts a server process
+# Each test starts a server process; the attacks belong to the reliability suite (make chaos).
+pytestmark = [pytest.mark.slow, pytest.mark.chaos]
 
 MEBIBYTE = 1024 * 1024
 # What a closed connection may cost the server: the bombs below send 1 MiB to 256 MiB.
