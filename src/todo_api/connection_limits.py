@@ -4,8 +4,8 @@ and body read timeouts, and a cap on open connections.
 httptools buffers a header until it ends, however long, and uvicorn waits for a request's bytes
 forever: one client could grow the process by gigabytes, and a few hundred slow ones could hold
 every file descriptor. Each connection here is bounded in bytes and in time, and past the cap a
-new connection closes the one that has waited longest without sending a whole request head
-(a slow or idle client), so a fresh client always gets in. `todo-api serve` plugs it in as
+new connection closes the oldest one that is not being answered (an idle client, or one slow to
+send its request), so a fresh client always gets in. `todo-api serve` plugs it in as
 uvicorn's `http=` protocol (cli.py); the ASGI app never sees what it refuses.
 """
 
