@@ -9,7 +9,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from support import post_created
+from support import API_BASE_URL, post_created
 from todo_api import tracing
 from todo_api.app import create_app
 from todo_api.config import Settings
@@ -22,7 +22,7 @@ def spans(settings: Settings) -> Iterator[tuple[TestClient, InMemorySpanExporter
     exporter = InMemorySpanExporter()
     provider = tracing.start(SimpleSpanProcessor(exporter))
     try:
-        with TestClient(create_app(settings)) as client:
+        with TestClient(create_app(settings), base_url=API_BASE_URL) as client:
             yield client, exporter
     finally:
         tracing.stop()
