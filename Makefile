@@ -6,7 +6,7 @@ RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-fast chaos contract lint format bench lock migrate clean
+.PHONY: help run test test-fast chaos contract lint format bench lock migrate sbom clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -58,5 +58,27 @@ lock: $(DEV_STAMP) ## re-pin dependencies from pyproject.toml
 	$(BIN)/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links -o requirements.txt pyproject.toml
 	$(BIN)/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links --extra dev -o requirements-dev.txt pyproject.toml
 
+# The SBOM describes what the image ships: requirements.txt and todo-api itself, in a venv
+# without pip and setuptools (the Dockerfile removes them too).
+SBOM ?= build/sbom.cdx.json
+SBOM_VENV := build/sbom-venv
+CYCLONEDX := .tools/venv/bin/cyclonedx-py
+
+$(SBOM_VENV)/.installed: requirements.txt pyproject.toml
+	rm -rf $(SBOM_VENV)
+	$(PYTHON) scripts/bootstrap-venv $(SBOM_VENV)
+	$(SBOM_VENV)/bin/python -m pip install --quiet -r requirements.txt
+	$(SBOM_VENV)/bin/python -m pip install --quiet --no-deps .
+	$(SBOM_VENV)/bin/python -m pip uninstall --quiet --yes pip setuptools
+	@touch $@
+
+$(CYCLONEDX):
+	bash scripts/install-deploy-tools checkers
+
+sbom: $(SBOM_VENV)/.installed $(CYCLONEDX) ## CycloneDX SBOM of the image's Python packages (build/sbom.cdx.json)
+	@mkdir -p $(dir $(SBOM))
+	$(CYCLONEDX) environment --pyproject pyproject.toml --output-reproducible --of JSON -o $(SBOM) $(SBOM_VENV)/bin/python
+	@echo "wrote $(SBOM)"
+
 clean: ## remove the virtualenv and caches (keeps ./data)
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
+	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

