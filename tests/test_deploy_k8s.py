@@ -152,6 +152,8 @@ def test_every_container_meets_the_restricted_profile_with_a_read_only_root(
     assert pod_context["runAsUser"] == APP_UID
     assert pod_context["seccompProfile"]["type"] == "RuntimeDefault"
     assert spec["automountServiceAccountToken"] is False
+    # Service links would add TODO_API_* variables (from the Service's name) among the settings.
+    assert spec["enableServiceLinks"] is False
     for forbidden in ("hostNetwork", "hostPID", "hostIPC"):
         assert not spec.get(forbidden), forbidden
     for volume in spec["volumes"]:
