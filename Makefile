@@ -35,7 +35,7 @@ test: $(DEV_STAMP) ## run the whole test suite
 test-fast: $(DEV_STAMP) ## the suite without the container, browser and slow tests
 	$(BIN)/python -m pytest -m "not container and not browser and not slow" $(PYTEST_ARGS)
 
-chaos: $(DEV_STAMP) ## the reliability suite: kill -9, full disk, deleted file, lock waits, soak
+chaos: $(DEV_STAMP) ## the reliability suite: kill -9, full disk, deleted file, lock waits, hostile clients, schemathesis, soak
 	$(BIN)/python -m pytest -m chaos $(PYTEST_ARGS)
 
 contract: $(DEV_STAMP) ## Schemathesis over the OpenAPI document, deeper than in `make test`

@@ -17,7 +17,8 @@ import pytest
 
 from support import PROJECT_ROOT, todo_api_server
 
-pytestmark = pytest.mark.slow
+# Also part of make chaos: its stateful phase is the suite's bounded fuzzing of a live server.
+pytestmark = [pytest.mark.slow, pytest.mark.chaos]
 
 HOOKS_MODULE = "contract_hooks"  # tests/contract_hooks.py: inputs no JSON Schema can describe
 CONFIG_FILE = PROJECT_ROOT / "tests" / "schemathesis.toml"
