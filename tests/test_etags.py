@@ -8,7 +8,7 @@ import httpx2 as httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from support import todo_api_server
+from support import TEMPLATE_AUTH, todo_api_server
 from todo_api.app import create_app
 from todo_api.config import Settings
 from todo_api.etags import if_none_match_names, parse_if_match
@@ -73,7 +73,8 @@ def test_lists_have_etags_too(client: TestClient) -> None:
 
 @pytest.fixture
 def strict_client(database_url: str) -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(database_url=database_url, require_if_match=True))) as c:
+    settings = Settings(database_url=database_url, require_if_match=True)
+    with TestClient(create_app(settings), headers=TEMPLATE_AUTH) as c:
         yield c
 
 

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from contract import StrictListRead, StrictTodoRead
-from support import migrated_copy
+from support import TEMPLATE_AUTH, migrated_copy
 from support import post_created as post
 from todo_api import export_document
 from todo_api.app import create_app
@@ -29,7 +29,9 @@ IGNORED = {"id", "url", "list_id"}  # ids differ between instances; the list is 
 def fresh_client(template: Path, path: Path, **options: Any) -> TestClient:
     """A client of a new instance on its own copy of the migrated `template` database."""
     database_url = migrated_copy(template, path)
-    return TestClient(create_app(Settings(database_url=database_url, **options)))
+    return TestClient(
+        create_app(Settings(database_url=database_url, **options)), headers=TEMPLATE_AUTH
+    )
 
 
 def rich_dataset(client: TestClient) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from support import post_created
+from support import TEMPLATE_AUTH, post_created
 from todo_api.app import create_app
 from todo_api.config import Settings
 
@@ -57,7 +57,7 @@ def test_access_log_can_be_turned_off(database_url: str, caplog: pytest.LogCaptu
 @pytest.fixture
 def small_limit_client(database_url: str) -> Iterator[TestClient]:
     app = create_app(Settings(database_url=database_url, max_body_bytes=100))
-    with TestClient(app) as client:
+    with TestClient(app, headers=TEMPLATE_AUTH) as client:
         yield client
 
 

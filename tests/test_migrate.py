@@ -101,7 +101,9 @@ def test_upgrade_keeps_existing_todos_in_the_new_default_list(empty_database_url
             " '2026-01-01 10:00:00.000000', '2026-01-01 10:00:00.000000')"
         )
     engine.dispose()
-    with TestClient(create_app(Settings(database_url=empty_database_url))) as client:
+    with TestClient(
+        create_app(Settings(database_url=empty_database_url, auth="disabled"))
+    ) as client:
         [todo] = client.get("/todos").json()
         [inbox] = client.get("/lists").json()
         assert todo["list_id"] == inbox["id"]

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from support import migrated_copy
+from support import TEMPLATE_AUTH, migrated_copy
 from todo_api.app import create_app
 from todo_api.config import Settings
 
@@ -52,7 +52,9 @@ def test_walking_pages_returns_every_todo_once(
     inserts_between_pages: int,
 ) -> None:
     database_url = migrated_copy(migrated_template, tmp_path_factory.mktemp("walk") / "todo.db")
-    with TestClient(create_app(Settings(database_url=database_url))) as client:
+    with TestClient(
+        create_app(Settings(database_url=database_url)), headers=TEMPLATE_AUTH
+    ) as client:
         ids = create_many(client, count)
 
         def insert() -> None:

@@ -24,7 +24,10 @@ _FASTAPI_VALIDATION_DESCRIPTION = "Validation Error"
 _BODY_METHODS = frozenset({"post", "put", "patch"})
 
 # Errors an operation can answer because of what it takes, whatever the route does.
-ANY_OPERATION = {500: "An unexpected failure; the detail quotes the request id"}
+ANY_OPERATION = {
+    429: "Rate limit reached (TODO_RATE_LIMIT, rate_limit.py); Retry-After says when to retry",
+    500: "An unexpected failure; the detail quotes the request id",
+}
 WITH_INPUT = {422: "Invalid input; `errors` names each field or parameter at fault"}
 WITH_BODY = {
     400: "The body is not valid JSON",
