@@ -6,13 +6,15 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from support import post_created, run_in_process
+from support import TEMPLATE_AUTH, post_created, run_in_process
 from todo_api.app import create_app
 from todo_api.config import Settings
 
 
 def exported(database_url: str) -> list[str]:
-    with TestClient(create_app(Settings(database_url=database_url))) as client:
+    with TestClient(
+        create_app(Settings(database_url=database_url)), headers=TEMPLATE_AUTH
+    ) as client:
         return [todo["title"] for todo in client.get("/export").json()["todos"]]
 
 

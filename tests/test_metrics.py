@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from support import PROJECT_ROOT, free_port, post_created, todo_api_server
+from support import PROJECT_ROOT, TEMPLATE_AUTH, free_port, post_created, todo_api_server
 from todo_api.app import create_app
 from todo_api.config import Settings
 
@@ -84,7 +84,7 @@ def test_an_export_records_its_snapshot_time(client: TestClient) -> None:
 
 def test_with_a_metrics_port_the_api_port_does_not_serve_them(database_url: str) -> None:
     settings = Settings(database_url=database_url, metrics_port=free_port())
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=TEMPLATE_AUTH) as client:
         assert client.get("/metrics").status_code == 404
 
 
