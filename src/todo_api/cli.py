@@ -313,7 +313,8 @@ def _import(settings: Settings, args: argparse.Namespace) -> int:
                         clock.now(),
                         lists_by_name=is_calendar,
                         progress=bar.update,
-                    )
+                    ),
+                    long=True,
                 )
             )
     finally:

@@ -3,9 +3,10 @@
 One concurrency model: route handlers are `async def`; the data work of a request is one
 synchronous function of a `Connection` (a *unit of work*) handed to `Database.read`,
 `Database.read_off_loop` or `Database.write`, and nothing that can wait runs on the event loop
-(see `Database`). Writes take SQLite's write lock up front (`BEGIN IMMEDIATE`) on the writer
-thread, so concurrent writers, even from other processes, queue on `busy_timeout`; one that waits
-longer than that gets a 503 problem with Retry-After, never "database is locked" as a 500.
+(see `Database`). Writes take SQLite's write lock up front (`BEGIN IMMEDIATE`): on the event loop
+only when it is free at once, else on the writer thread, so concurrent writers, even from other
+processes, queue on `busy_timeout` there; one that waits longer than that gets a 503 problem with
+Retry-After, never "database is locked" as a 500.
 Statements on hot paths bypass SQLAlchemy's execution layer: see performance/driver_statements.py.
 """
 
@@ -99,9 +100,10 @@ class Database:
 
     Nothing here waits inside the event loop. Reads run inline on the loop's own connection:
     in WAL mode a reader never waits for a writer, and a point read costs less than a thread
-    hop. Writes run on the writer thread (db_writer.py), where waiting for
-    another process's write lock stalls only the writes queued behind it. Long reads (exports)
-    run on a thread of their own with `read_off_loop`.
+    hop. A write runs inline too when nothing can make it wait (the write lock is free at once,
+    the writer thread idle, the work not long); otherwise on the writer thread (db_writer.py),
+    where waiting for another process's write lock stalls only the writes queued behind it.
+    Long reads (exports) run on a thread of their own with `read_off_loop`.
     """
 
     def __init__(self, database_url: str) -> None:
@@ -109,7 +111,7 @@ class Database:
         self.engine = create_engine(database_url)
         self.file = DatabaseFile(database_url)
         self._connection: Connection | None = None
-        self._group_commit = GroupCommit(self.engine.connect, check=self.file.check)
+        self._group_commit = GroupCommit(self.engine.connect, check=self.file.check, inline=True)
         self._connect()  # creates the file if it is new, so its identity can be noted
         self.file.remember()
 
@@ -179,16 +181,18 @@ class Database:
                 connection.rollback()  # the driver is in the BEGIN above: this ends it
                 metrics.SNAPSHOT.observe(time.perf_counter() - started)
 
-    async def write(self, work: UnitOfWork[T]) -> T:
+    async def write(self, work: UnitOfWork[T], *, long: bool = False) -> T:
         """Run a unit atomically: all of it commits, or none of it does.
 
-        Units waiting together share one transaction and one commit on the writer thread (see
-        db_writer.py); each still succeeds or fails on its own.
+        Units waiting together share one transaction and one commit (see db_writer.py), on the
+        event loop when SQLite's write lock is free at once and the writer thread idle, else on
+        the writer thread; each still succeeds or fails on its own. Mark work that may run long
+        (a bulk change, an import, a cascade) `long`: it always runs on the writer thread.
         """
         try:
             if tracing.tracer is not None:
                 work = tracing.traced(work, "db.write")
-            return await self._group_commit.submit(work)
+            return await self._group_commit.submit(work, long=long)
         except sa.exc.OperationalError as error:
             raise translated(error) from error
         except sqlite3.OperationalError as error:  # from a driver statement

@@ -174,19 +174,22 @@ def run_once(
     return response
 
 
-async def idempotent_write(request: Request, owner_id: int, work: ResponseWork) -> Response:
+async def idempotent_write(
+    request: Request, owner_id: int, work: ResponseWork, *, long: bool = False
+) -> Response:
     """Run a POST's unit of work once per Idempotency-Key (as a plain write without one).
 
     Wrap a route by moving its change *and* its response into `work`, then
-    `return await idempotent_write(request, caller.user_id, work)`.
+    `return await idempotent_write(request, caller.user_id, work)`; `long` as for
+    `Database.write`.
     """
     key = idempotency_key(request)
     if key is None:
-        return await database_of(request).write(work)
+        return await database_of(request).write(work, long=long)
     scope = request.scope
     body = await request.body()  # already read (and cached) by FastAPI to parse the model
     fingerprint = request_fingerprint(scope["method"], scope["path"], scope["query_string"], body)
     now = clock.now()
     return await database_of(request).write(
-        lambda connection: run_once(connection, owner_id, key, fingerprint, work, now)
+        lambda connection: run_once(connection, owner_id, key, fingerprint, work, now), long=long
     )

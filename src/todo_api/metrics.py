@@ -45,7 +45,8 @@ IN_FLIGHT = Gauge(
 )
 DATABASE_SECONDS = Histogram(
     "todo_db_seconds",
-    "Database time off the event loop: a write batch's transaction, a long read's snapshot.",
+    "Database time: a write batch's transaction (inline or on the writer thread), a long read's "
+    "snapshot (exports, on a thread).",
     ["work"],
     buckets=LATENCY_BUCKETS,
 )
@@ -62,6 +63,12 @@ LOCK_WAIT_SECONDS = Histogram(
 LOCK_TIMEOUTS = Counter(
     "todo_db_lock_timeouts",
     "Write batches that gave up waiting for the write lock (answered 503).",
+)
+WRITE_BATCHES = Counter(
+    "todo_db_write_batches",
+    "Write batches committed, by where they ran: inline on the event loop (the lock was free and "
+    "the writer thread idle) or on the writer thread.",
+    ["path"],
 )
 
 WRITE_BATCH = DATABASE_SECONDS.labels("write_batch")

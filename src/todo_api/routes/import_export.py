@@ -119,4 +119,4 @@ async def import_document(request: Request) -> Response:
         )
         return Response(result.model_dump_json(), media_type=JSON_MEDIA_TYPE)
 
-    return await idempotent_write(request, caller.user_id, run_import)
+    return await idempotent_write(request, caller.user_id, run_import, long=True)

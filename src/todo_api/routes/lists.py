@@ -110,5 +110,6 @@ async def delete_list(list_id: int, request: Request) -> None:
     caller = caller_of(request)
     condition = version_condition(request)
     await database_of(request).write(
-        lambda connection: repository.delete_list(connection, caller.user_id, list_id, condition)
+        lambda connection: repository.delete_list(connection, caller.user_id, list_id, condition),
+        long=True,  # the cascade deletes every todo in the list
     )

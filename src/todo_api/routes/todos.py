@@ -183,7 +183,10 @@ async def delete_todos(
     caller = caller_of(request)
     criteria = criteria_of(filters)
     deleted = await database_of(request).write(
-        lambda connection: todo_bulk.delete_todos(connection, caller.user_id, criteria, clock.now())
+        lambda connection: todo_bulk.delete_todos(
+            connection, caller.user_id, criteria, clock.now()
+        ),
+        long=True,
     )
     return {"deleted": deleted}
 
@@ -203,7 +206,8 @@ async def patch_todos(
     updated = await database_of(request).write(
         lambda connection: todo_bulk.update_todos(
             connection, caller.user_id, criteria, changes, clock.now()
-        )
+        ),
+        long=True,
     )
     return {"updated": updated}
 
