@@ -1,10 +1,12 @@
 """Faults of the database file get a clear answer, and nothing acknowledged is lost to them.
 
 Each test runs the real server (or the real CLI) on a real file: a file that is not a database,
-a read-only file, the file deleted under a running server, a full disk (a small tmpfs).
+a read-only file, the file deleted under a running server, a full disk (a small tmpfs); the
+deleted file also in-process, on each path a write takes (inline, and the writer thread).
 """
 
 import contextlib
+import datetime as dt
 import os
 import pwd
 import shutil
@@ -15,8 +17,13 @@ from pathlib import Path
 
 import httpx2 as httpx
 import pytest
+import sqlalchemy as sa
 
 from support import missing_part, post_created, todo_api_command, todo_api_server
+from todo_api.db import Database
+from todo_api.errors import DatabaseFileReplaced
+from todo_api.repository import todos as todos_repository
+from todo_api.tables import LOCAL_USER_ID
 
 PROBLEM = "application/problem+json"
 
@@ -64,6 +71,32 @@ def test_a_read_only_database_file_stops_serve_with_one_line() -> None:
         "(and to its -wal and -shm files): fix the file's permissions or the volume's mount "
         "options"
     ]
+
+
+@pytest.mark.anyio
+async def test_a_write_after_the_file_was_deleted_is_refused_and_creates_no_new_file(
+    tmp_path: Path, database_url: str
+) -> None:
+    """In-process: the check comes before a connection is opened, on the loop or the writer
+    thread, since opening the path would create a new, empty database there."""
+    database = Database(database_url)  # tmp_path / "todo.db", at head
+    try:
+        assert await database.write(create_todo) == 1
+        for name in ("todo.db", "todo.db-wal", "todo.db-shm"):
+            (tmp_path / name).unlink(missing_ok=True)
+        with pytest.raises(DatabaseFileReplaced, match="was deleted"):
+            await database.write(create_todo)
+        # Long work goes to the writer thread, which opens its first connection only now.
+        with pytest.raises(DatabaseFileReplaced, match="was deleted"):
+            await database.write(create_todo, long=True)
+        assert not (tmp_path / "todo.db").exists()
+    finally:
+        database.close()
+
+
+def create_todo(connection: sa.Connection) -> int:
+    now = dt.datetime.now(dt.UTC)
+    return todos_repository.create_todo(connection, LOCAL_USER_ID, {"title": "x"}, now).id
 
 
 @pytest.mark.slow

@@ -1,7 +1,11 @@
-"""Group commit: units submitted together share one commit, yet each succeeds or fails alone."""
+"""Group commit: units submitted together share one commit, yet each succeeds or fails alone;
+a batch runs inline on the event loop only when nothing can make it wait there."""
 
 import asyncio
+import contextlib
 import sqlite3
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -10,10 +14,14 @@ from sqlalchemy import Engine, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from todo_api.db import create_engine
+from todo_api import db_writer
+from todo_api.db import BUSY_TIMEOUT_MS, create_engine
 from todo_api.db_writer import GroupCommit
 
 Unit = Callable[[Connection], str]
+WRITER_THREAD = "todo-api-writer"
+# A loop turn while a write waits for the lock: far below the busy timeout the loop must not pay.
+LOOP_TURN_BOUND_SECONDS = 0.1
 
 
 class Refused(Exception):
@@ -47,12 +55,45 @@ def statements(engine: Engine) -> list[str]:
     return sent
 
 
-@pytest.fixture
-def group(engine: Engine) -> Iterator[GroupCommit]:
-    """Group commit as `Database` runs it: a writer thread on a connection of its own."""
-    group = GroupCommit(engine.connect)
+@pytest.fixture(params=[True, False], ids=["inline", "thread-only"])
+def group(engine: Engine, request: pytest.FixtureRequest) -> Iterator[GroupCommit]:
+    """Group commit as `Database` runs it (inline when it can, else on the writer thread), and
+    with the writer thread alone: the same rules hold on both paths."""
+    group = GroupCommit(engine.connect, inline=request.param)
     yield group
     group.close()
+
+
+@pytest.fixture
+def hybrid(engine: Engine) -> Iterator[GroupCommit]:
+    """Group commit as `Database` runs it."""
+    group = GroupCommit(engine.connect, inline=True)
+    yield group
+    group.close()
+
+
+@contextlib.contextmanager
+def write_lock_held(engine: Engine) -> Iterator[None]:
+    """Hold the write lock from a connection of our own, as another process would."""
+    database = engine.url.database
+    assert database is not None
+    holder = sqlite3.connect(database, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        yield
+        holder.execute("ROLLBACK")
+    finally:
+        holder.close()
+
+
+def thread_of(name: str, ran_on: dict[str, str]) -> Unit:
+    """A unit that adds a parent and notes the thread it ran on."""
+
+    def unit(connection: Connection) -> str:
+        ran_on[name] = threading.current_thread().name
+        return add_parent(name)(connection)
+
+    return unit
 
 
 def committed(engine: Engine, table: str) -> list[str]:
@@ -193,3 +234,110 @@ async def test_a_batch_of_only_cancelled_units_begins_no_transaction(
     group.close()  # the writer has finished everything queued before it
     assert "BEGIN IMMEDIATE" not in statements
     assert committed(engine, "parents") == []
+
+
+@pytest.mark.anyio
+async def test_a_batch_runs_inline_when_the_lock_is_free_and_the_thread_idle(
+    engine: Engine, hybrid: GroupCommit, statements: list[str]
+) -> None:
+    ran_on: dict[str, str] = {}
+    results = await asyncio.gather(*(hybrid.submit(thread_of(name, ran_on)) for name in "ab"))
+    assert results == ["a", "b"]
+    loop_thread = threading.current_thread().name
+    assert ran_on == {"a": loop_thread, "b": loop_thread}
+    assert statements.count("COMMIT") == 1, statements
+    assert committed(engine, "parents") == ["a", "b"]
+    assert not any(thread.name == WRITER_THREAD for thread in threading.enumerate())
+
+
+@pytest.mark.anyio
+async def test_a_batch_goes_to_the_thread_when_another_connection_holds_the_lock(
+    engine: Engine, hybrid: GroupCommit
+) -> None:
+    ran_on: dict[str, str] = {}
+    with write_lock_held(engine):
+        write = asyncio.ensure_future(hybrid.submit(thread_of("waited", ran_on)))
+        slowest = 0.0
+        for _turn in range(100):
+            started = time.perf_counter()
+            await asyncio.sleep(0)  # one loop turn: it must never wait for the lock
+            slowest = max(slowest, time.perf_counter() - started)
+        assert not write.done()  # waiting for the lock we hold, off the loop
+    assert await write == "waited"
+    assert ran_on == {"waited": WRITER_THREAD}
+    assert slowest < LOOP_TURN_BOUND_SECONDS < BUSY_TIMEOUT_MS / 1000
+    assert committed(engine, "parents") == ["waited"]
+    # The thread is idle again: the next write is inline.
+    assert await hybrid.submit(thread_of("next", ran_on)) == "next"
+    assert ran_on["next"] == threading.current_thread().name
+
+
+@pytest.mark.anyio
+async def test_long_work_never_runs_inline_nor_do_the_units_batched_with_it(
+    engine: Engine, hybrid: GroupCommit
+) -> None:
+    ran_on: dict[str, str] = {}
+    results = await asyncio.gather(
+        hybrid.submit(thread_of("long", ran_on), long=True),
+        hybrid.submit(thread_of("short", ran_on)),
+    )
+    assert results == ["long", "short"]
+    assert ran_on == {"long": WRITER_THREAD, "short": WRITER_THREAD}
+    assert committed(engine, "parents") == ["long", "short"]
+
+
+@pytest.mark.anyio
+async def test_a_write_handed_over_later_never_overtakes_one_waiting_on_the_thread(
+    engine: Engine, hybrid: GroupCommit
+) -> None:
+    """Once the lock is free, the thread may still be asleep in SQLite's busy handler (up to
+    100 ms between tries): a later write must queue behind it, not commit inline first."""
+    order: list[str] = []
+
+    def noting(name: str) -> Unit:
+        def unit(connection: Connection) -> str:
+            order.append(name)
+            return add_parent(name)(connection)
+
+        return unit
+
+    with write_lock_held(engine):
+        first = asyncio.ensure_future(hybrid.submit(noting("first")))
+        for _turn in range(3):
+            await asyncio.sleep(0)  # handed over, found the lock taken, queued on the thread
+        assert not first.done()
+    second = asyncio.ensure_future(hybrid.submit(noting("second")))
+    assert await asyncio.gather(first, second) == ["first", "second"]
+    assert order == ["first", "second"]
+    with engine.connect() as reader:
+        by_rowid = reader.exec_driver_sql("SELECT name FROM parents ORDER BY rowid").scalars()
+        assert list(by_rowid) == ["first", "second"]
+
+
+@pytest.mark.anyio
+async def test_inline_commits_are_checkpointed_by_the_thread(
+    engine: Engine, statements: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(db_writer, "CHECKPOINT_EVERY_INLINE_COMMITS", 3)
+    group = GroupCommit(engine.connect, inline=True)
+    try:
+        for name in "abc":
+            assert await group.submit(add_parent(name)) == name
+    finally:
+        group.close()  # the thread finishes the checkpoint queued after the third commit
+    assert "PRAGMA wal_autocheckpoint=0" in statements  # the loop's connection never does
+    assert statements.count("PRAGMA wal_checkpoint(PASSIVE)") == 1, statements
+    assert committed(engine, "parents") == ["a", "b", "c"]
+
+
+@pytest.mark.anyio
+async def test_the_loops_connection_goes_back_to_the_pool_as_it_came(engine: Engine) -> None:
+    group = GroupCommit(engine.connect, inline=True)
+    assert await group.submit(add_parent("a")) == "a"
+    group.close()
+    with engine.connect() as connection:  # the pool hands back the connection the loop used
+        settings = [
+            connection.exec_driver_sql(f"PRAGMA {name}").scalar()
+            for name in ("busy_timeout", "wal_autocheckpoint")
+        ]
+    assert settings == [BUSY_TIMEOUT_MS, 1000]

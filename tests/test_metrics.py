@@ -14,6 +14,7 @@ from support import API_BASE_URL, PROJECT_ROOT, free_port, post_created, todo_ap
 from todo_api.app import create_app
 from todo_api.config import Settings
 
+MERGE_PATCH = "application/merge-patch+json"
 OBSERVABILITY = PROJECT_ROOT / "deploy" / "observability"
 
 
@@ -73,6 +74,31 @@ def test_writes_record_batches_lock_waits_and_database_time(client: TestClient) 
         assert after[(name, frozenset())] - before[(name, frozenset())] == 1, name
     write = frozenset({"work": "write_batch"}.items())
     assert after[("todo_db_seconds_count", write)] - before[("todo_db_seconds_count", write)] == 1
+
+
+def test_writes_count_where_they_ran_short_ones_inline_long_ones_on_the_writer_thread(
+    client: TestClient,
+) -> None:
+    def batches(path: str) -> float:
+        return scrape(client).get(("todo_db_write_batches_total", frozenset({("path", path)})), 0)
+
+    listed = post_created(client, "/lists", name="to delete")
+    long_writes = [
+        lambda: client.patch(
+            "/todos", json={"completed": True}, headers={"content-type": MERGE_PATCH}
+        ),
+        lambda: client.delete("/todos?completed=true"),
+        lambda: client.post("/import", json={"format": "todo-api", "version": 1, "todos": []}),
+        lambda: client.delete(f"/lists/{listed['id']}"),
+    ]
+    for send in long_writes:
+        inline, thread = batches("inline"), batches("thread")
+        assert send().status_code in (200, 204)
+        assert (batches("inline") - inline, batches("thread") - thread) == (0, 1)
+    # The thread is idle again, and the lock free: a short write commits on the loop.
+    inline, thread = batches("inline"), batches("thread")
+    post_created(client, "/todos", title="short")
+    assert (batches("inline") - inline, batches("thread") - thread) == (1, 0)
 
 
 def test_an_export_records_its_snapshot_time(client: TestClient) -> None:

@@ -226,11 +226,12 @@ class GroupCommit:
                     if batch or checkpoint:
                         try:
                             if connection is None or connection.closed:
+                                self._check()  # opening a deleted file's path would create one
                                 connection = self._connect()
                         except Exception as error:
-                            # Opening can fail (a locked or unreadable file): the batch fails,
-                            # and the thread lives on to try again for the next one, instead
-                            # of leaving every caller waiting.
+                            # Opening can fail (a locked or unreadable file, or a deleted one):
+                            # the batch fails, and the thread lives on to try again for the next
+                            # one, instead of leaving every caller waiting.
                             outcomes = _results(batch, error)
                         else:
                             outcomes = self._commit(connection, batch)
