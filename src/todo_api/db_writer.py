@@ -236,6 +236,8 @@ class GroupCommit:
                         else:
                             outcomes = self._commit(connection, batch)
                             if checkpoint:
+                                _settle_all(outcomes)  # answered before the checkpoint runs
+                                outcomes = []
                                 _checkpoint(connection)
                 finally:
                     with self._state_lock:
