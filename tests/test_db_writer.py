@@ -281,7 +281,7 @@ async def test_long_work_never_runs_inline_nor_do_the_units_batched_with_it(
         hybrid.submit(thread_of("long", ran_on), long=True),
         hybrid.submit(thread_of("short", ran_on)),
     )
-    assert results == ["long", "short"]
+    assert list(results) == ["long", "short"]
     assert ran_on == {"long": WRITER_THREAD, "short": WRITER_THREAD}
     assert committed(engine, "parents") == ["long", "short"]
 
@@ -307,7 +307,7 @@ async def test_a_write_handed_over_later_never_overtakes_one_waiting_on_the_thre
             await asyncio.sleep(0)  # handed over, found the lock taken, queued on the thread
         assert not first.done()
     second = asyncio.ensure_future(hybrid.submit(noting("second")))
-    assert await asyncio.gather(first, second) == ["first", "second"]
+    assert list(await asyncio.gather(first, second)) == ["first", "second"]
     assert order == ["first", "second"]
     with engine.connect() as reader:
         by_rowid = reader.exec_driver_sql("SELECT name FROM parents ORDER BY rowid").scalars()
