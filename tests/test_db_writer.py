@@ -341,3 +341,34 @@ async def test_the_loops_connection_goes_back_to_the_pool_as_it_came(engine: Eng
             for name in ("busy_timeout", "wal_autocheckpoint")
         ]
     assert settings == [BUSY_TIMEOUT_MS, 1000]
+
+
+@pytest.mark.anyio
+async def test_units_commit_in_the_order_they_were_submitted_whichever_path_they_take(
+    engine: Engine, hybrid: GroupCommit
+) -> None:
+    """Turns of short and long units: long ones go to the thread, the short ones after them
+    follow until it is idle, then run inline again; the order of submission always holds."""
+    ran: list[str] = []
+    names: list[str] = []
+    pending: list[asyncio.Future[str]] = []
+
+    def noting(name: str) -> Unit:
+        def unit(connection: Connection) -> str:
+            ran.append(name)
+            return add_parent(name)(connection)
+
+        return unit
+
+    for turn in range(30):
+        for index in range(1 + turn % 3):
+            name = f"{turn:02}-{index}"
+            names.append(name)
+            long = turn % 7 == 3 and index == 0
+            pending.append(asyncio.ensure_future(hybrid.submit(noting(name), long=long)))
+        await asyncio.sleep(0)  # the next loop turn: this turn's units are one batch
+    assert list(await asyncio.gather(*pending)) == names
+    assert ran == names
+    with engine.connect() as reader:
+        by_rowid = reader.exec_driver_sql("SELECT name FROM parents ORDER BY rowid").scalars()
+        assert list(by_rowid) == names

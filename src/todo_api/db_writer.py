@@ -179,14 +179,19 @@ class GroupCommit:
         connection = self._inline_connection
         if connection is None or connection.closed or connection.invalidated:
             connection = self._connect()
-            driver = connection.connection.driver_connection
-            assert driver is not None
-            self._pool_settings = [
-                f"PRAGMA {name}={driver.execute(f'PRAGMA {name}').fetchone()[0]}"
-                for name in _LOOP_SETTINGS
-            ]
-            for name, value in _LOOP_SETTINGS.items():
-                driver.execute(f"PRAGMA {name}={value}")
+            try:
+                driver = connection.connection.driver_connection
+                assert driver is not None
+                self._pool_settings = [
+                    f"PRAGMA {name}={driver.execute(f'PRAGMA {name}').fetchone()[0]}"
+                    for name in _LOOP_SETTINGS
+                ]
+                for name, value in _LOOP_SETTINGS.items():
+                    driver.execute(f"PRAGMA {name}={value}")
+            except BaseException:
+                connection.invalidate()  # half set up: it must never reach the pool
+                connection.close()
+                raise
             self._inline_connection = connection
         return connection
 
