@@ -1,7 +1,9 @@
-"""The four servers the benchmark compares, all on uvicorn + uvloop + httptools, one worker.
+"""The servers the benchmark compares, all on uvicorn + uvloop + httptools, one worker.
 
 Every contender runs with the access log off and warnings-only logging, so the comparison is
-about the code that answers a request, not about how each one logs it.
+about the code that answers a request, not about how each one logs it. todo-api runs twice:
+as deployed (TODO_AUTH=required, a bearer token on every request) and anonymous
+(TODO_AUTH=disabled), so the cost of authentication is measured in the same run.
 """
 
 import sys
@@ -10,10 +12,11 @@ from pathlib import Path
 from bench.servers import HOST, Contender, free_port
 
 OURS = "todo-api"
+ANONYMOUS = "todo-api-anon"
 FLOOR = "floor"
 BARE = "bare-asgi"
 TUTORIAL = "tutorial"
-NAMES = (OURS, FLOOR, BARE, TUTORIAL)
+NAMES = (OURS, ANONYMOUS, FLOOR, BARE, TUTORIAL)
 
 _FLAGS = (  # the same stack todo-api serves on
     "--loop",
@@ -28,12 +31,19 @@ _FLAGS = (  # the same stack todo-api serves on
 )
 
 
-def todo_api(database_dir: Path) -> Contender:
-    """todo-api started as the container starts it, on a fresh SQLite file (WAL by default)."""
+def todo_api(database_dir: Path, *, authenticated: bool = True) -> Contender:
+    """todo-api started as the container starts it, on a fresh SQLite file (WAL by default):
+    with accounts on (a user and a token are made before seeding), or anonymous."""
     port = free_port()
+    name = OURS if authenticated else ANONYMOUS
     return Contender(
-        name=OURS,
-        summary="todo-api: `todo-api serve`, SQLite (WAL) in a temporary directory",
+        name=name,
+        summary=f"{name}: `todo-api serve`, SQLite (WAL) in a temporary directory, "
+        + (
+            "TODO_AUTH=required, a bearer token per request"
+            if authenticated
+            else "TODO_AUTH=disabled"
+        ),
         argv=(sys.executable, "-m", "todo_api", "serve"),
         port=port,
         env={
@@ -41,10 +51,14 @@ def todo_api(database_dir: Path) -> Contender:
             "TODO_PORT": str(port),
             "TODO_WORKERS": "1",
             "TODO_ACCESS_LOG": "false",
-            "TODO_LOG_LEVEL": "warning",
-            "TODO_DATABASE_URL": f"sqlite:///{database_dir / 'bench.db'}",
+            "TODO_LOG_LEVEL": "error",  # TODO_AUTH=disabled warns at start-up; nothing to see
+            "TODO_AUTH": "required" if authenticated else "disabled",
+            # On, so its cost is in the figures, but out of reach: wrk is one client.
+            "TODO_RATE_LIMIT": "1000000000/minute",
+            "TODO_DATABASE_URL": f"sqlite:///{database_dir / f'{name}.db'}",
         },
         holds_data=True,
+        needs_account=authenticated,
     )
 
 

@@ -89,11 +89,11 @@ def render(summary: dict[str, Any]) -> str:
     """The human-readable table for one workload."""
     lines = [
         f"{summary['label']}  ({summary['request']})",
-        f"  {'contender':<12} {'req/s':>9} {'p99 ms':>9} {'non-2xx':>8} {'sock err':>9}",
+        f"  {'contender':<14} {'req/s':>9} {'p99 ms':>9} {'non-2xx':>8} {'sock err':>9}",
     ]
     for name, figures in summary["contenders"].items():
         lines.append(
-            f"  {name:<12} {figures['median_rps']:>9.0f} {figures['median_p99_ms']:>9.2f}"
+            f"  {name:<14} {figures['median_rps']:>9.0f} {figures['median_p99_ms']:>9.2f}"
             f" {figures['non_2xx']:>8} {figures['socket_errors']:>9}"
         )
     lines.append("  paired ratios of req/s (median of per-round ratios)")

@@ -19,7 +19,7 @@ from typing import Any
 from bench import contenders
 from bench.report import ContenderRuns, failures, render, summarise
 from bench.scale import ScaleError, scale_check
-from bench.seed import SeedError, probe_id, seed_todos
+from bench.seed import SeedError, account_headers, probe_id, seed_todos
 from bench.servers import Server, ServerError
 from bench.workloads import WORKLOADS, Workload
 from bench.wrk import (
@@ -147,20 +147,27 @@ def _benchmark(rounds: int, duration: int) -> list[dict[str, Any]]:
     """Start every contender, seed the ones that hold data, measure each workload, stop them all."""
     with tempfile.TemporaryDirectory(prefix="todo-bench-") as scratch, ExitStack() as servers:
         workdir = Path(scratch)
-        lineup = [contenders.todo_api(workdir), *contenders.references()]
+        lineup = [
+            contenders.todo_api(workdir),
+            contenders.todo_api(workdir, authenticated=False),
+            *contenders.references(),
+        ]
         running = []
         for contender in lineup:
             server = Server(contender, workdir)
             servers.callback(server.stop)
             running.append(server)
         probe_ids = {}
+        auth = {}
         for server in running:
             server.wait_until_ready()
+            auth[server.contender.name] = account_headers(server.contender)
             if server.contender.holds_data:
-                probe_ids[server.contender.name] = probe_id(seed_todos(server.contender))
+                ids = seed_todos(server.contender, auth=auth[server.contender.name])
+                probe_ids[server.contender.name] = probe_id(ids)
         print(f"bench: {len(running)} servers up; seeded {', '.join(probe_ids)}", flush=True)
         return [
-            _measure(workload, running, probe_ids, rounds, duration, workdir)
+            _measure(workload, running, probe_ids, auth, rounds, duration, workdir)
             for workload in WORKLOADS
         ]
 
@@ -169,6 +176,7 @@ def _measure(
     workload: Workload,
     running: list[Server],
     probe_ids: dict[str, int],
+    auth: dict[str, dict[str, str]],
     rounds: int,
     duration: int,
     workdir: Path,
@@ -186,6 +194,7 @@ def _measure(
             connections=CONNECTIONS,
             threads=THREADS,
             script=script,
+            headers=auth[name],
         )
         server.check_running()
         runs[name].count_errors(result)

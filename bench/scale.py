@@ -33,9 +33,10 @@ from todo_api.config import Settings
 from todo_api.db import create_engine
 from todo_api.domain.tags import tag_key
 from todo_api.migrate import head_revision, upgrade_to_head
-from todo_api.pagination import Position, encode_cursor, query_fingerprint
+from todo_api.pagination import Position, cursor_signing_key, encode_cursor, query_fingerprint
 from todo_api.repository import todos as repository
 from todo_api.schemas import TodoPageQuery
+from todo_api.secret_key import secret_key
 from todo_api.tables import LOCAL_USER_ID, todo_tags, todos
 
 SMALL_ROWS = 1_000
@@ -267,7 +268,7 @@ def _deep_id(connection: Connection, query: PageQuery) -> int:
     return todo_id
 
 
-def request_params(query: PageQuery, url: str) -> dict[str, Any]:
+def request_params(query: PageQuery, url: str, signing_key: bytes) -> dict[str, Any]:
     """Query-string parameters; for a deep page, a cursor made as the route makes its own."""
     params: dict[str, Any] = {"limit": PAGE_SIZE, "sort": query.sort}
     params |= {key: _param(value) for key, value in query.filters}
@@ -284,7 +285,8 @@ def request_params(query: PageQuery, url: str) -> dict[str, Any]:
             LOCAL_USER_ID, api_query.model_dump(mode="json", exclude={"limit", "cursor"})
         )
         sort = repository.SORTS[query.sort]
-        params["cursor"] = encode_cursor(Position(sort.key_of(todo), todo.id), fingerprint)
+        position = Position(sort.key_of(todo), todo.id)
+        params["cursor"] = encode_cursor(position, fingerprint, signing_key)
     return params
 
 
@@ -462,13 +464,16 @@ def scale_check(
         trace = StatementTrace()
         stack.enter_context(trace.installed())
         clients = {}
+        signing_keys = {}
         for size, path in paths.items():
-            settings = Settings(database_url=f"sqlite:///{path}", access_log=False)
+            # The seeded todos are the local user's; the page cost is SQL, not authentication.
+            settings = Settings(database_url=f"sqlite:///{path}", access_log=False, auth="disabled")
             clients[size] = stack.enter_context(TestClient(create_served_app(settings)))
+            signing_keys[size] = cursor_signing_key(secret_key(settings))  # the app's own key
         results = [QueryResult(query) for query in measured_queries()]
         for result in results:
             for size, path in paths.items():
-                params = request_params(result.query, f"sqlite:///{path}")
+                params = request_params(result.query, f"sqlite:///{path}", signing_keys[size])
                 result.params[size] = params
                 with trace.recording() as statements:
                     page = clients[size].get("/todos", params=params)

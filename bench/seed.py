@@ -13,10 +13,50 @@ class SeedError(RuntimeError):
     """The server refused or mangled a todo we created."""
 
 
-def seed_todos(contender: Contender, count: int = SEED_COUNT) -> list[int]:
+BENCH_USERNAME = "bench"
+BENCH_PASSWORD = "benchmark passphrase, not a secret"  # noqa: S105  (a throwaway local server)
+
+
+def account_headers(contender: Contender) -> dict[str, str]:
+    """Register a user and make a token (POST /users, POST /tokens), as a client would; the
+    headers that authenticate as it. Empty for a contender without accounts."""
+    if not contender.needs_account:
+        return {}
+    credentials = {"username": BENCH_USERNAME, "password": BENCH_PASSWORD}
+    _post(contender, "/users", credentials, {})
+    token = _post(contender, "/tokens", credentials, {})["token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _post(
+    contender: Contender, path: str, body: dict[str, str], headers: dict[str, str]
+) -> dict[str, str]:
+    connection = http.client.HTTPConnection(HOST, contender.port, timeout=SEED_TIMEOUT_SECONDS)
+    try:
+        connection.request(
+            "POST",
+            path,
+            body=json.dumps(body),
+            headers={**headers, "Content-Type": "application/json"},
+        )
+        response = connection.getresponse()
+        payload = response.read()
+    finally:
+        connection.close()
+    if response.status != http.HTTPStatus.CREATED:
+        raise SeedError(
+            f"{contender.name}: POST {path} answered {response.status}: {payload[:200]!r}"
+        )
+    answer: dict[str, str] = json.loads(payload)
+    return answer
+
+
+def seed_todos(
+    contender: Contender, count: int = SEED_COUNT, auth: dict[str, str] | None = None
+) -> list[int]:
     """POST `count` todos over one keep-alive connection; return their ids in creation order."""
     connection = http.client.HTTPConnection(HOST, contender.port, timeout=SEED_TIMEOUT_SECONDS)
-    headers = {"Content-Type": "application/json"}
+    headers = {"Content-Type": "application/json", **(auth or {})}
     ids = []
     try:
         for number in range(1, count + 1):

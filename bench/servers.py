@@ -42,6 +42,7 @@ class Contender:
     env: Mapping[str, str] = field(default_factory=dict)
     ready_path: str = "/health"
     holds_data: bool = False  # True: seed it, and ask for an id it really has
+    needs_account: bool = False  # True: register a user, send its bearer token on every request
 
     @property
     def base_url(self) -> str:

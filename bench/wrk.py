@@ -50,10 +50,18 @@ def write_post_script(directory: Path, body: str) -> Path:
 
 
 def run_wrk(
-    url: str, *, duration_s: int, connections: int, threads: int, script: Path | None = None
+    url: str,
+    *,
+    duration_s: int,
+    connections: int,
+    threads: int,
+    script: Path | None = None,
+    headers: dict[str, str] | None = None,
 ) -> WrkResult:
-    """Drive `url` for `duration_s` seconds and return what wrk measured."""
+    """Drive `url` for `duration_s` seconds, sending `headers` too; return what wrk measured."""
     command = [WRK, f"-t{threads}", f"-c{connections}", f"-d{duration_s}s", "--latency"]
+    for name, value in (headers or {}).items():
+        command += ["-H", f"{name}: {value}"]
     if script is not None:
         command += ["-s", str(script)]
     command.append(url)

@@ -188,6 +188,10 @@ def todo_api_server(
     env = {
         "TODO_PORT": str(port),
         "TODO_DATABASE_URL": f"sqlite:///{database_dir / 'todo.db'}",
+        # A fresh database has no account: these tests are about processes, not credentials
+        # (test_accounts.py runs one with auth="required").
+        "TODO_AUTH": "disabled",
+        "TODO_RATE_LIMIT": "off",
         **{f"TODO_{name.upper()}": value for name, value in settings.items()},
     }
     return running_server(todo_api_command("serve"), env, port, preexec_fn=preexec_fn)
@@ -199,3 +203,83 @@ def post_created(client: Any, path: str, **body: Any) -> dict[str, Any]:
     assert response.status_code == 201, response.text
     created: dict[str, Any] = response.json()
     return created
+
+
+@dataclass(frozen=True)
+class Account:
+    """A registered user and a bearer token of theirs, ready to send."""
+
+    username: str
+    password: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+ACCOUNT_PASSWORD = "a long enough passphrase"
+# The migrated template (conftest) holds one account, the adopted local user (id 1, as the
+# CLI's export and import use), with this token: every copy of it can be called at once.
+TEMPLATE_USERNAME = "tester"
+TEMPLATE_TOKEN = "todo_" + "T" * 43
+TEMPLATE_AUTH = {"Authorization": f"Bearer {TEMPLATE_TOKEN}"}
+
+
+def add_template_account(database_url: str) -> None:
+    """Adopt the local user as TEMPLATE_USERNAME and give it TEMPLATE_TOKEN (for conftest)."""
+    import datetime as dt
+
+    from todo_api import credentials, passwords
+    from todo_api.db import create_engine
+    from todo_api.domain.accounts import ALL_SCOPES
+    from todo_api.repository import api_tokens, users
+
+    engine = create_engine(database_url)
+    now = dt.datetime.now(dt.UTC)
+    try:
+        with engine.begin() as connection:
+            user = users.adopt_local_user(
+                connection, TEMPLATE_USERNAME, passwords.hash_password(ACCOUNT_PASSWORD)
+            )
+            api_tokens.create_token(
+                connection,
+                user.id,
+                token_hash=credentials.secret_hash(TEMPLATE_TOKEN),
+                prefix=TEMPLATE_TOKEN[: credentials.DISPLAY_PREFIX_LENGTH],
+                name="tests",
+                scopes=ALL_SCOPES,
+                now=now,
+                expires_at=now + dt.timedelta(days=1),
+            )
+    finally:
+        engine.dispose()
+
+
+def register_account(
+    client: Any, username: str, password: str = ACCOUNT_PASSWORD, scopes: Any = None
+) -> Account:
+    """POST /users then POST /tokens: a real account, as a client would make one."""
+    created = client.post("/users", json={"username": username, "password": password})
+    assert created.status_code == 201, created.text
+    request: dict[str, Any] = {"username": username, "password": password}
+    if scopes is not None:
+        request["scopes"] = scopes
+    issued = client.post("/tokens", json=request)
+    assert issued.status_code == 201, issued.text
+    account = Account(username, password, issued.json()["token"])
+    remember_secrets(account.password, account.token)
+    return account
+
+
+# Every password and token the suite uses: conftest's session check searches each database file
+# and every log line for them at the end.
+_USED_SECRETS: set[str] = set()
+
+
+def remember_secrets(*secrets: str) -> None:
+    _USED_SECRETS.update(secrets)
+
+
+def used_secrets() -> frozenset[str]:
+    return frozenset(_USED_SECRETS | {ACCOUNT_PASSWORD, TEMPLATE_TOKEN})

@@ -38,6 +38,9 @@ def server_group(database_dir: Path, port: int, **settings: str) -> Iterator[Ser
         **os.environ,
         "TODO_PORT": str(port),
         "TODO_DATABASE_URL": f"sqlite:///{database_dir / 'todo.db'}",
+        # About crashes, not credentials (a fresh database has no account).
+        "TODO_AUTH": "disabled",
+        "TODO_RATE_LIMIT": "off",  # the soak is one client, as fast as it can
         **{f"TODO_{name.upper()}": value for name, value in settings.items()},
     }
     log_path = database_dir / f"server-{port}-{time.monotonic_ns()}.log"

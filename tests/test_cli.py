@@ -20,6 +20,7 @@ from support import (
     CommandResult,
     cli_commands,
     free_port,
+    register_account,
     run_in_process,
     running_server,
     todo_api_command,
@@ -28,7 +29,17 @@ from support import (
 from todo_api import __version__
 from todo_api.migrate import head_revision
 
-COMMANDS = ["serve", "migrate", "healthcheck", "export", "import", "backup", "restore"]
+COMMANDS = [
+    "serve",
+    "migrate",
+    "healthcheck",
+    "export",
+    "import",
+    "backup",
+    "restore",
+    "user",
+    "token",
+]
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -100,16 +111,23 @@ def test_serve_answers_and_healthcheck_passes(tmp_path: Path) -> None:
         "TODO_LOG_FORMAT": "json",
     }
     with running_server(todo_api_command("serve"), env, port) as server:
-        created = httpx.post(f"{server.base_url}/todos", json={"title": "from a real server"})
+        with httpx.Client(base_url=server.base_url) as client:
+            account = register_account(client, "ada")  # TODO_AUTH=required, the default
+            created = client.post(
+                "/todos", json={"title": "from a real server"}, headers=account.headers
+            )
         assert created.status_code == 201
         assert run("healthcheck", env=env).returncode == 0
         assert httpx.get(f"{server.base_url}/ready").json() == {"status": "ready"}
         assert server.stop() == 0
-        lines = [json.loads(line) for line in server.output().splitlines()]
+        output = server.output()
+    lines = [json.loads(line) for line in output.splitlines()]
     access = [line for line in lines if line["logger"] == "todo_api.access"]
-    [post] = [line for line in access if line["method"] == "POST"]
-    assert post["route"] == "/todos" and post["status"] == 201
+    [post] = [line for line in access if line["method"] == "POST" and line["route"] == "/todos"]
+    assert post["status"] == 201
     assert post["request_id"] and post["duration_ms"] >= 0
+    assert account.token not in output
+    assert account.password not in output
 
 
 @pytest.mark.slow
@@ -129,7 +147,11 @@ def test_tutorial_path_python_app_py(tmp_path: Path) -> None:
     command = [sys.executable, str(PROJECT_ROOT / "app.py")]
     with running_server(command, env, port, cwd=tmp_path) as server:
         assert httpx.get(f"{server.base_url}/").json()["name"] == "todo-api"
-        assert httpx.post(f"{server.base_url}/todos", json={"title": "x"}).status_code == 201
+        with httpx.Client(base_url=server.base_url) as client:
+            account = register_account(client, "ada")
+            assert client.post("/todos", json={"title": "x"}).status_code == 401
+            created = client.post("/todos", json={"title": "x"}, headers=account.headers)
+            assert created.status_code == 201
         assert f"http://0.0.0.0:{port}" in server.output()
 
 

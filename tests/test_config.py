@@ -13,7 +13,7 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.database_url == "sqlite:///./data/todo.db"
     assert (settings.host, settings.port, settings.workers) == ("127.0.0.1", 8000, 1)
     assert settings.max_body_bytes == 1024 * 1024
-    assert settings.auth == "disabled"
+    assert settings.auth == "required"
     assert settings.graceful_timeout < 10  # below Docker's stop timeout
 
 
@@ -76,7 +76,8 @@ def test_unreadable_file_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_p
         ("TODO_WORKERS", "0"),
         ("TODO_LOG_FORMAT", "xml"),
         ("TODO_LOG_LEVEL", "loud"),
-        ("TODO_AUTH", "required"),  # arrives with accounts
+        ("TODO_AUTH", "sometimes"),
+        ("TODO_REGISTRATION", "invite"),
         ("TODO_MAX_BODY_BYTES", "0"),
         ("TODO_DATABASE_URL", "mysql://db/todo"),
     ],

@@ -89,9 +89,15 @@ def poll(condition: Callable[[], Any], timeout: float, what: str) -> Any:
         time.sleep(POLL_SECONDS)
 
 
-def http(method: str, url: str, body: Any = None, timeout: float = 5) -> tuple[int, Any]:
+def http(
+    method: str,
+    url: str,
+    body: Any = None,
+    timeout: float = 5,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, Any]:
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method)  # noqa: S310
+    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})  # noqa: S310
     if data is not None:
         request.add_header("Content-Type", "application/json")
     try:
@@ -99,6 +105,17 @@ def http(method: str, url: str, body: Any = None, timeout: float = 5) -> tuple[i
             return response.status, json.loads(response.read() or b"null")
     except urllib.error.HTTPError as error:
         return error.code, error.read()
+
+
+def account_headers(base: str, username: str = "ada") -> dict[str, str]:
+    """Register on the served API (TODO_AUTH=required is the image's default) and make a
+    token, as a new user would: the headers that authenticate as that user."""
+    credentials = {"username": username, "password": "a container test passphrase"}
+    status, created = http("POST", f"{base}/users", credentials)
+    assert status == 201, created
+    status, issued = http("POST", f"{base}/tokens", credentials)
+    assert status == 201, issued
+    return {"Authorization": f"Bearer {issued['token']}"}
 
 
 @dataclass
@@ -225,11 +242,13 @@ def test_healthcheck_turns_healthy(engine: Engine) -> None:
 def test_hardened_run_serves_reads_and_writes(engine: Engine) -> None:
     container = engine.run(*HARDENED, "-v", f"{engine.volume()}:/data")
     base = engine.url(container)
+    assert http("GET", f"{base}/todos")[0] == 401  # no credential, no todos
+    auth = account_headers(base)
 
-    status, created = http("POST", f"{base}/todos", {"title": "read-only root"})
+    status, created = http("POST", f"{base}/todos", {"title": "read-only root"}, headers=auth)
     assert status == 201, created
-    assert http("GET", f"{base}/todos/{created['id']}") == (200, created)
-    status, listed = http("GET", f"{base}/todos")
+    assert http("GET", f"{base}/todos/{created['id']}", headers=auth) == (200, created)
+    status, listed = http("GET", f"{base}/todos", headers=auth)
     assert status == 200
     assert [todo["id"] for todo in listed] == [created["id"]]
     assert docker("exec", container, "touch", "/etc/x", check=False).returncode != 0
@@ -238,12 +257,15 @@ def test_hardened_run_serves_reads_and_writes(engine: Engine) -> None:
 def test_todo_survives_container_replacement(engine: Engine) -> None:
     volume = engine.volume()
     first = engine.run(*HARDENED, "-v", f"{volume}:/data")
-    status, created = http("POST", f"{engine.url(first)}/todos", {"title": "kept"})
+    base = engine.url(first)
+    auth = account_headers(base)
+    status, created = http("POST", f"{base}/todos", {"title": "kept"}, headers=auth)
     assert status == 201, created
     docker("rm", "--force", first)
 
     second = engine.run(*HARDENED, "-v", f"{volume}:/data")
-    status, fetched = http("GET", f"{engine.url(second)}/todos/{created['id']}")
+    # The account and its token live in the volume too.
+    status, fetched = http("GET", f"{engine.url(second)}/todos/{created['id']}", headers=auth)
     assert status == 200
     assert fetched["title"] == "kept"
 
@@ -271,7 +293,8 @@ def _unacknowledged_bytes(sock: socket.socket) -> int:
 
 
 def test_sigterm_lets_an_in_flight_request_finish(engine: Engine) -> None:
-    container = engine.run(*HARDENED, "-e", "TODO_DEBUG_ROUTES=true")
+    # About shutdown, not credentials: the debug route is reached without one.
+    container = engine.run(*HARDENED, "-e", "TODO_DEBUG_ROUTES=true", "-e", "TODO_AUTH=disabled")
     engine.url(container)
     pid = docker("inspect", "-f", "{{.State.Pid}}", container).stdout.strip()
     address = docker(
@@ -439,6 +462,7 @@ def test_compose_file_is_valid_and_serves(compose_project: tuple[str, dict[str, 
         "up", "--detach", "--no-build", "--wait", "--wait-timeout", str(HEALTHY_TIMEOUT_SECONDS)
     )
     base = f"http://{compose('port', 'api', '8000').stdout.split()[0]}"
-    status, created = http("POST", f"{base}/todos", {"title": "from compose"})
+    auth = account_headers(base)
+    status, created = http("POST", f"{base}/todos", {"title": "from compose"}, headers=auth)
     assert status == 201, created
-    assert http("GET", f"{base}/todos/{created['id']}") == (200, created)
+    assert http("GET", f"{base}/todos/{created['id']}", headers=auth) == (200, created)

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from support import API_BASE_URL
+from support import API_BASE_URL, TEMPLATE_AUTH
 from todo_api import repository
 from todo_api.app import create_app
 from todo_api.config import Settings
@@ -31,9 +31,9 @@ def test_connections_use_wal_foreign_keys_and_busy_timeout(database_url: str) ->
 
 
 def test_todos_survive_a_restart(settings: Settings) -> None:
-    with TestClient(create_app(settings), base_url=API_BASE_URL) as first:
+    with TestClient(create_app(settings), base_url=API_BASE_URL, headers=TEMPLATE_AUTH) as first:
         created = first.post("/todos", json={"title": "remember me"}).json()
-    with TestClient(create_app(settings), base_url=API_BASE_URL) as second:
+    with TestClient(create_app(settings), base_url=API_BASE_URL, headers=TEMPLATE_AUTH) as second:
         assert second.get(f"/todos/{created['id']}").json() == created
 
 

@@ -8,7 +8,7 @@ import httpx2 as httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from support import API_BASE_URL, todo_api_server
+from support import API_BASE_URL, TEMPLATE_AUTH, todo_api_server
 from todo_api.app import create_app
 from todo_api.config import Settings
 from todo_api.etags import if_none_match_names, parse_if_match
@@ -73,10 +73,8 @@ def test_lists_have_etags_too(client: TestClient) -> None:
 
 @pytest.fixture
 def strict_client(database_url: str) -> Iterator[TestClient]:
-    with TestClient(
-        create_app(Settings(database_url=database_url, require_if_match=True)),
-        base_url=API_BASE_URL,
-    ) as c:
+    settings = Settings(database_url=database_url, require_if_match=True)
+    with TestClient(create_app(settings), base_url=API_BASE_URL, headers=TEMPLATE_AUTH) as c:
         yield c
 
 

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from contract import StrictListRead, StrictTodoRead
-from support import API_BASE_URL, migrated_copy
+from support import API_BASE_URL, TEMPLATE_AUTH, migrated_copy
 from support import post_created as post
 from todo_api import export_document
 from todo_api.app import create_app
@@ -30,7 +30,9 @@ def fresh_client(template: Path, path: Path, **options: Any) -> TestClient:
     """A client of a new instance on its own copy of the migrated `template` database."""
     database_url = migrated_copy(template, path)
     return TestClient(
-        create_app(Settings(database_url=database_url, **options)), base_url=API_BASE_URL
+        create_app(Settings(database_url=database_url, **options)),
+        base_url=API_BASE_URL,
+        headers=TEMPLATE_AUTH,
     )
 
 

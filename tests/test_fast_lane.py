@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from support import API_BASE_URL, post_created
+from support import API_BASE_URL, TEMPLATE_AUTH, post_created
 from todo_api.app import create_app
 from todo_api.config import Settings
 from todo_api.performance.fast_lane import FastLane
@@ -46,7 +46,9 @@ def fastapi_client(settings: Settings) -> Iterator[TestClient]:
     app = create_app(settings)
     lane: object = FastLane
     app.user_middleware = [entry for entry in app.user_middleware if entry.cls is not lane]
-    with TestClient(app, raise_server_exceptions=False, base_url=API_BASE_URL) as test_client:
+    with TestClient(
+        app, raise_server_exceptions=False, base_url=API_BASE_URL, headers=TEMPLATE_AUTH
+    ) as test_client:
         yield test_client
 
 

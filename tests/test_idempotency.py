@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from starlette.responses import Response
 
-from support import API_BASE_URL, todo_api_server
+from support import API_BASE_URL, TEMPLATE_AUTH, todo_api_server
 from todo_api import idempotency
 from todo_api.db import create_engine
 from todo_api.migrate import upgrade_to_head
@@ -126,7 +126,9 @@ def test_without_a_key_no_statement_touches_the_key_table(
     sa.event.listen(sa.Engine, "connect", trace)
     try:
         with TestClient(
-            create_app(Settings(database_url=database_url)), base_url=API_BASE_URL
+            create_app(Settings(database_url=database_url)),
+            base_url=API_BASE_URL,
+            headers=TEMPLATE_AUTH,
         ) as traced:
             statements.clear()  # the migration check on startup
             assert traced.post("/todos", json={"title": "fast"}).status_code == 201

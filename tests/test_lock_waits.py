@@ -19,7 +19,7 @@ import httpx2 as httpx
 import pytest
 import sqlalchemy as sa
 
-from support import API_BASE_URL, post_created, todo_api_server
+from support import API_BASE_URL, TEMPLATE_AUTH, post_created, todo_api_server
 from todo_api import db
 from todo_api.db import Database
 from todo_api.errors import DatabaseBusy
@@ -88,7 +88,9 @@ def test_a_write_that_outwaits_the_lock_timeout_is_a_503_with_retry_after(
 
     monkeypatch.setattr(db, "BUSY_TIMEOUT_MS", 200)
     with TestClient(
-        create_app(Settings(database_url=database_url)), base_url=API_BASE_URL
+        create_app(Settings(database_url=database_url)),
+        base_url=API_BASE_URL,
+        headers=TEMPLATE_AUTH,
     ) as client:
         with write_lock_held(tmp_path / "todo.db"):
             response = client.post("/todos", json={"title": "no room"})

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from support import API_BASE_URL, post_created
+from support import API_BASE_URL, TEMPLATE_AUTH, post_created
 from todo_api.app import create_app
 from todo_api.config import Settings
 from todo_api.logs import ConsoleFormatter
@@ -63,7 +63,7 @@ def test_access_log_can_be_turned_off(database_url: str, caplog: pytest.LogCaptu
 @pytest.fixture
 def small_limit_client(database_url: str) -> Iterator[TestClient]:
     app = create_app(Settings(database_url=database_url, max_body_bytes=100))
-    with TestClient(app, base_url=API_BASE_URL) as client:
+    with TestClient(app, base_url=API_BASE_URL, headers=TEMPLATE_AUTH) as client:
         yield client
 
 
@@ -153,7 +153,7 @@ def _app_client(database_url: str, *, lane: bool = True, **settings: Any) -> Tes
     if not lane:
         fast_lane: object = FastLane
         app.user_middleware = [entry for entry in app.user_middleware if entry.cls is not fast_lane]
-    return TestClient(app)
+    return TestClient(app, headers=TEMPLATE_AUTH)
 
 
 # The lane's three requests, and others that only FastAPI routes.

@@ -103,7 +103,8 @@ def test_upgrade_keeps_existing_todos_in_the_new_default_list(empty_database_url
         )
     engine.dispose()
     with TestClient(
-        create_app(Settings(database_url=empty_database_url)), base_url=API_BASE_URL
+        create_app(Settings(database_url=empty_database_url, auth="disabled")),
+        base_url=API_BASE_URL,
     ) as client:
         [todo] = client.get("/todos").json()
         [inbox] = client.get("/lists").json()

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from support import API_BASE_URL, migrated_copy
+from support import API_BASE_URL, TEMPLATE_AUTH, migrated_copy
 from todo_api.app import create_app
 from todo_api.config import Settings
 from todo_api.repository.todos import SORTS, TodoCriteria
@@ -203,7 +203,9 @@ def test_every_sort_pages_through_every_todo_once(
 ) -> None:
     database_url = migrated_copy(migrated_template, tmp_path_factory.mktemp("sorts") / "todo.db")
     with TestClient(
-        create_app(Settings(database_url=database_url)), base_url=API_BASE_URL
+        create_app(Settings(database_url=database_url)),
+        base_url=API_BASE_URL,
+        headers=TEMPLATE_AUTH,
     ) as client:
         existing = {create(client, **fields)["id"] for fields in todos}
         expected_order = ids(client, sort=sort, limit=200)

@@ -32,15 +32,22 @@ TESTCLIENT_API_ROOT = "http://localhost/todos"
 @pytest.fixture
 def settings(database_url: str) -> Settings:
     """The runner is a page on another origin: this module's app allows every origin, and
-    public pages to call it on this machine (docs/todobackend.md, for the hosted runner)."""
-    return Settings(database_url=database_url, cors_origins=["*"], cors_allow_private_network=True)
+    public pages to call it on this machine (docs/todobackend.md, for the hosted runner). The
+    public spec runner cannot log in, so the Todo-Backend mode is TODO_AUTH=disabled."""
+    return Settings(
+        database_url=database_url,
+        cors_origins=["*"],
+        cors_allow_private_network=True,
+        auth="disabled",
+    )
 
 
 @pytest.fixture
 def client_without_cors(database_url: str) -> Iterator[TestClient]:
     """The default: CORS off."""
     with TestClient(
-        create_app(Settings(database_url=database_url)), base_url=API_BASE_URL
+        create_app(Settings(database_url=database_url, auth="disabled")),
+        base_url=API_BASE_URL,
     ) as test_client:
         yield test_client
 

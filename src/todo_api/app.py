@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from todo_api import __version__, tracing
+from todo_api.authentication import AuthenticationMiddleware, warn_when_disabled
 from todo_api.config import Settings
 from todo_api.db import Database
 from todo_api.metrics_middleware import MetricsMiddleware
@@ -20,11 +21,26 @@ from todo_api.middleware import (
 )
 from todo_api.migrate import upgrade_to_head
 from todo_api.openapi_document import install_openapi
+from todo_api.pagination import cursor_signing_key
 from todo_api.performance.fast_lane import FastLane
 from todo_api.performance.gc_freeze import freeze_after_startup
 from todo_api.problems import install_error_handlers
-from todo_api.routes import debug, health, import_export, lists, tags, todos
+from todo_api.rate_limit import RateLimitMiddleware
+from todo_api.routes import (
+    debug,
+    health,
+    import_export,
+    lists,
+    session,
+    tags,
+    todos,
+    tokens,
+    users,
+)
 from todo_api.routes.docs import docs_router
+from todo_api.secret_key import secret_key
+from todo_api.security_headers import SecurityHeadersMiddleware
+from todo_api.token_cache import TokenCache
 from todo_api.worker_process import exit_with_parent
 
 TITLE = "todo-api"
@@ -45,11 +61,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         exit_with_parent()
+        warn_when_disabled(settings)
         database = Database(settings.database_url)
         # Idempotent and serialized by the database's write lock: safe with several workers.
         upgrade_to_head(database.engine)
         try:
-            yield {"database": database}  # becomes request.state.database
+            cursor_key = cursor_signing_key(secret_key(settings))
+            yield {"database": database, "cursor_key": cursor_key}  # become request.state.*
         finally:
             database.close()
 
@@ -60,6 +78,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tags.router,
         import_export.router,
         docs_router(TITLE),
+        users.router,
+        tokens.router,
+        session.router,
     ]
     if settings.debug_routes:
         routers.append(debug.router)
@@ -76,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.token_cache = TokenCache()
     install_error_handlers(app)
     install_openapi(app)
 
@@ -84,6 +106,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(FastLane, routes=app.routes)
     app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    # Who is asking, once, before the fast lane and FastAPI (authentication.py); inside CORS,
+    # so a preflight needs no credential, and inside the request context, so a 401 is logged.
+    # Inside authentication: it counts per user once the caller is known, per address otherwise.
+    app.add_middleware(RateLimitMiddleware, settings=settings)
+    app.add_middleware(
+        AuthenticationMiddleware, settings=settings, token_cache=app.state.token_cache
+    )
+    app.add_middleware(SecurityHeadersMiddleware)  # on every answer, a 401 included
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

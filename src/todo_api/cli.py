@@ -1,4 +1,5 @@
-"""The `todo-api` command: serve, migrate, healthcheck, export, import, backup, restore."""
+"""The `todo-api` command: serve, migrate, healthcheck, export, import, backup, restore,
+user, token."""
 
 import argparse
 import asyncio
@@ -11,7 +12,7 @@ import sys
 import tempfile
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, Self
@@ -339,6 +340,212 @@ def _restore(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+# --- accounts: straight on the database (an operator's tools; docs/security.md) -----------------
+
+
+def _read_password(args: argparse.Namespace, prompt: str = "Password: ") -> str:
+    """From stdin (--password-stdin) or a prompt asked twice; never from argv, where any user
+    of the machine can read it in the process list."""
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    import getpass
+
+    password = getpass.getpass(prompt)
+    if getpass.getpass("Again: ") != password:
+        raise _CommandError("the passwords differ")
+    return password
+
+
+class _CommandError(Exception):
+    """A refusal the command prints as one line and exits 1 on."""
+
+
+def _run_accounts(
+    settings: Settings, work: Callable[["Database"], Coroutine[None, None, int]]
+) -> int:
+    from todo_api.errors import AppError
+
+    database = _migrated_database(settings)
+    try:
+        return asyncio.run(work(database))
+    except AppError as error:
+        problems = "; ".join(f"{item['loc'][-1]} {item['msg']}" for item in error.errors)
+        print(f"todo-api: {problems or error.detail}", file=sys.stderr)
+        return 1
+    finally:
+        database.close()
+
+
+def _user_create(settings: Settings, args: argparse.Namespace) -> int:
+    from todo_api import accounts
+    from todo_api.domain.accounts import username_problem
+
+    if (problem := username_problem(args.name)) is not None:
+        print(f"todo-api: username {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    password = _read_password(args)
+
+    async def create(database: "Database") -> int:
+        user = await accounts.register(database, args.name, password)
+        print(f"created user {user.username} (id {user.id})")
+        return 0
+
+    return _run_accounts(settings, create)
+
+
+def _user_list(settings: Settings, _args: argparse.Namespace) -> int:
+    from todo_api.repository import users
+
+    async def show(database: "Database") -> int:
+        for user in await database.read(users.list_users):
+            login = "" if user.password_hash else "  (no password: cannot log in)"
+            print(f"{user.id}\t{user.username}\t{user.created_at:%Y-%m-%d}{login}")
+        return 0
+
+    return _run_accounts(settings, show)
+
+
+def _user_delete(settings: Settings, args: argparse.Namespace) -> int:
+    from todo_api.repository import users
+
+    async def delete(database: "Database") -> int:
+        user = await database.read(lambda connection: users.get_by_username(connection, args.name))
+        await database.write(lambda connection: users.delete_user(connection, user.id))
+        print(f"deleted user {user.username} and all their data")
+        return 0
+
+    return _run_accounts(settings, delete)
+
+
+def _user_set_password(settings: Settings, args: argparse.Namespace) -> int:
+    from todo_api import accounts
+    from todo_api.domain.accounts import Caller
+    from todo_api.repository import users
+
+    password = _read_password(args, "New password: ")
+
+    async def set_password(database: "Database") -> int:
+        user = await database.read(lambda connection: users.get_by_username(connection, args.name))
+        # A reset by the operator also ends every token and session: whoever had them is out.
+        await accounts.change_password(
+            database, user, password, revoke_others_than=Caller(user_id=user.id)
+        )
+        print(f"password of {user.username} set; their tokens and sessions are revoked")
+        return 0
+
+    return _run_accounts(settings, set_password)
+
+
+def _user_adopt_local(settings: Settings, args: argparse.Namespace) -> int:
+    from todo_api import accounts, passwords
+    from todo_api.repository import users
+
+    password = _read_password(args)
+
+    async def adopt(database: "Database") -> int:
+        accounts.check_new_password(password, args.name)
+        password_hash = await asyncio.to_thread(passwords.hash_password, password)
+        user = await database.write(
+            lambda connection: users.adopt_local_user(connection, args.name, password_hash)
+        )
+        print(f"the local user's lists and todos now belong to {user.username} (id {user.id})")
+        return 0
+
+    return _run_accounts(settings, adopt)
+
+
+def _token_create(settings: Settings, args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from todo_api import accounts
+    from todo_api.domain.accounts import Scope
+    from todo_api.repository import users
+
+    days = args.expires_in_days or settings.token_default_days
+    if not 1 <= days <= settings.token_max_days:
+        print(
+            f"todo-api: --expires-in-days must be 1 to {settings.token_max_days}", file=sys.stderr
+        )
+        return EXIT_USAGE
+    scopes = frozenset({Scope.READ} if args.scope == "read" else {Scope.READ, Scope.WRITE})
+
+    async def create(database: "Database") -> int:
+        user = await database.read(lambda connection: users.get_by_username(connection, args.user))
+        issued = await accounts.issue_token(
+            database,
+            user,
+            name=args.name,
+            scopes=scopes,
+            expires_at=clock.now() + dt.timedelta(days=days),
+        )
+        # The secret alone on stdout (for `$(todo-api token create …)`); the rest on stderr.
+        print(issued.secret)
+        token = issued.token
+        print(
+            f"token {token.id} for {user.username}, scopes {' '.join(sorted(token.scopes))}, "
+            f"expires {token.expires_at:%Y-%m-%d}; shown only now",
+            file=sys.stderr,
+        )
+        return 0
+
+    return _run_accounts(settings, create)
+
+
+def _add_account_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    user = commands.add_parser("user", help="manage accounts (create, list, delete, ...)")
+    user_commands = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
+
+    def with_password(command: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        command.add_argument(
+            "--password-stdin",
+            action="store_true",
+            help="read the password from stdin's first line",
+        )
+        return command
+
+    create = with_password(user_commands.add_parser("create", help="create an account"))
+    create.add_argument("name", metavar="NAME")
+    create.set_defaults(run=_user_create)
+    listing = user_commands.add_parser("list", help="list the accounts")
+    listing.set_defaults(run=_user_list)
+    delete = user_commands.add_parser("delete", help="delete an account and all its data")
+    delete.add_argument("name", metavar="NAME")
+    delete.set_defaults(run=_user_delete)
+    set_password = with_password(
+        user_commands.add_parser(
+            "set-password", help="set a password; revokes the user's tokens and sessions"
+        )
+    )
+    set_password.add_argument("name", metavar="NAME")
+    set_password.set_defaults(run=_user_set_password)
+    adopt = with_password(
+        user_commands.add_parser(
+            "adopt-local",
+            help="turn the implicit local user (data from before accounts) into account NAME",
+        )
+    )
+    adopt.add_argument("name", metavar="NAME")
+    adopt.set_defaults(run=_user_adopt_local)
+
+    token = commands.add_parser("token", help="manage API tokens")
+    token_commands = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
+    token_create = token_commands.add_parser(
+        "create", help="print a new API token for USER (the secret goes to stdout)"
+    )
+    token_create.add_argument("user", metavar="USER")
+    token_create.add_argument("--name", help="a label, to tell tokens apart")
+    token_create.add_argument(
+        "--scope",
+        choices=["read", "write"],
+        default="write",
+        help="read: safe methods only; write (default): read and write",
+    )
+    token_create.add_argument(
+        "--expires-in-days", type=int, help="lifetime in days (default TODO_TOKEN_DEFAULT_DAYS)"
+    )
+    token_create.set_defaults(run=_token_create)
+
+
 def _add_document_options(command: argparse.ArgumentParser, file_help: str) -> None:
     command.add_argument("file", metavar="FILE", help=file_help)
     command.add_argument(
@@ -408,6 +615,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="replace an existing database with the backup"
     )
     restore.set_defaults(run=_restore)
+    _add_account_commands(commands)
     return parser
 
 
@@ -423,7 +631,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         result: int = args.run(settings, args)
-    except (DatabaseUnusable, TracingUnavailable) as error:
+    except (DatabaseUnusable, TracingUnavailable, _CommandError) as error:
         print(f"todo-api: {error}", file=sys.stderr)
         return 1
     return result

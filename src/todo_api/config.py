@@ -5,7 +5,8 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from limits import parse
+from pydantic import Field, SecretStr, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -23,6 +24,9 @@ ANY_HOST = "*"
 # Host header names (port removed) a server bound to a loopback address answers by default:
 # a web page whose name merely resolves to 127.0.0.1 (DNS rebinding) sends its own name.
 LOOPBACK_HOST_NAMES = frozenset({"localhost", "127.0.0.1", "[::1]"})
+SECRET_KEY_MIN_LENGTH = 32
+SECRET_KEY_MIN_DISTINCT = 10
+_PLACEHOLDER_WORDS = ("changeme", "change-me", "change_me", "secret", "placeholder", "example")
 
 
 class FileValueSource(PydanticBaseSettingsSource):
@@ -67,15 +71,27 @@ class Settings(BaseSettings):
     body_timeout: float = Field(default=60.0, gt=0, le=3600)
     max_connections: int = Field(default=0, ge=0)
     max_body_bytes: int = Field(default=MEBIBYTE, ge=1)
-    auth: Literal["disabled"] = "disabled"
+    # Accounts (docs/security.md). `disabled`: one implicit local user, no credentials asked.
+    auth: Literal["required", "disabled"] = "required"
+    registration: Literal["open", "closed"] = "open"
+    token_default_days: int = Field(default=90, ge=1, le=3650)
+    token_max_days: int = Field(default=365, ge=1, le=3650)
+    session_idle_minutes: int = Field(default=720, ge=1)
+    session_max_hours: int = Field(default=168, ge=1)
     graceful_timeout: int = Field(default=8, ge=0, le=300)
     forwarded_allow_ips: str = ""
     require_if_match: bool = False
     debug_routes: bool = False
     # GET /metrics on its own port (on TODO_HOST) instead of the API's, so it need not be public.
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    # Requests per user (per address when anonymous), and password attempts per address:
+    # "N/second|minute|hour|day" or "off" (rate_limit.py).
+    rate_limit: str = "600/minute"
+    password_rate_limit: str = "10/minute"  # noqa: S105  (a limit, not a password)
+    # Signs cursors (secret_key.py). Unset: generated at first start beside the database.
+    secret_key: SecretStr | None = None
 
-    @field_validator("log_level", "log_format", "auth", mode="before")
+    @field_validator("log_level", "log_format", "auth", "registration", mode="before")
     @classmethod
     def _lowercase(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
@@ -121,6 +137,39 @@ class Settings(BaseSettings):
             raise ValueError(
                 "only sqlite:///PATH URLs are supported (PostgreSQL is on the roadmap)"
             )
+        return value
+
+    @field_validator("rate_limit", "password_rate_limit")
+    @classmethod
+    def _readable_limit(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value == "off":
+            return value
+        try:
+            limit = parse(value)
+        except ValueError:
+            raise ValueError('must be "N/second", "N/minute", "N/hour", "N/day" or "off"') from None
+        if limit.amount < 1:
+            raise ValueError("must allow at least one request")
+        return value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _strong_secret_key(cls, value: SecretStr | None) -> SecretStr | None:
+        """A short, repetitive or well-known key would let anyone forge what it signs."""
+        if value is None:
+            return None
+        key = value.get_secret_value()
+        if len(key) < SECRET_KEY_MIN_LENGTH:
+            raise ValueError(
+                f"must be at least {SECRET_KEY_MIN_LENGTH} characters (e.g. the output of "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+            )
+        lowered = key.lower()
+        if len(set(key)) < SECRET_KEY_MIN_DISTINCT or any(
+            word in lowered for word in _PLACEHOLDER_WORDS
+        ):
+            raise ValueError("looks like a placeholder; generate a random key")
         return value
 
     @classmethod

@@ -2,30 +2,21 @@
 
 These are plain accessors, not `Depends()` dependencies: FastAPI spends ~20 µs solving each
 dependency, which on a point read is as much as the query itself (see docs/performance.md).
-The lifespan puts the database in the request state; the caller is resolved here once per
-request, so accounts can later resolve it from a token in one place.
+The lifespan puts the database in the request state; the caller is resolved once per request
+by the authentication middleware at the edge (authentication.py), which leaves it in the scope.
 """
-
-from dataclasses import dataclass
 
 from starlette.requests import Request
 
 from todo_api.config import Settings
 from todo_api.db import Database
+from todo_api.domain.accounts import Caller
 from todo_api.domain.versions import VersionCondition
-from todo_api.errors import PreconditionRequired
+from todo_api.errors import PreconditionRequired, Unauthenticated
 from todo_api.etags import if_none_match_names, parse_if_match
-from todo_api.tables import LOCAL_USER_ID
+from todo_api.token_cache import TokenCache
 
-
-@dataclass(frozen=True, slots=True)
-class Caller:
-    """Who is asking. Every repository call is scoped to `user_id`."""
-
-    user_id: int
-
-
-LOCAL_CALLER = Caller(user_id=LOCAL_USER_ID)
+CALLER_SCOPE_KEY = "todo_api.caller"  # set by authentication.AuthenticationMiddleware
 
 
 def database_of(request: Request) -> Database:
@@ -39,8 +30,22 @@ def settings_of(request: Request) -> Settings:
 
 
 def caller_of(request: Request) -> Caller:
-    # TODO_AUTH=disabled (the only mode until accounts land): one implicit local user.
-    return LOCAL_CALLER
+    """The caller the authentication middleware resolved (the local user when disabled)."""
+    caller: Caller | None = request.scope.get(CALLER_SCOPE_KEY)
+    if caller is None:  # a public route: only those run without a caller
+        raise Unauthenticated("This needs a credential: a bearer token or a session.")
+    return caller
+
+
+def cursor_key_of(request: Request) -> bytes:
+    """The key cursors are signed with (the lifespan derives it from TODO_SECRET_KEY)."""
+    key: bytes = request.state.cursor_key
+    return key
+
+
+def token_cache_of(request: Request) -> TokenCache:
+    cache: TokenCache = request.app.state.token_cache
+    return cache
 
 
 def version_condition(request: Request) -> VersionCondition | None:

@@ -190,3 +190,51 @@ class UnsupportedMediaType(AppError):
     status = HTTPStatus.UNSUPPORTED_MEDIA_TYPE
     slug = "unsupported-media-type"
     title = "Unsupported media type"
+
+
+# --- accounts: who is asking, and may they ---------------------------------------------------
+
+
+class Unauthenticated(AppError):
+    """No credential, or one that is unknown, expired or revoked (RFC 6750: 401 + challenge)."""
+
+    status = HTTPStatus.UNAUTHORIZED
+    slug = "unauthenticated"
+    title = "Authentication required"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'Bearer realm="todo-api"'}
+
+
+class InvalidCredentials(Unauthenticated):
+    """A username and password that do not match (the same answer for an unknown user)."""
+
+    slug = "invalid-credentials"
+    title = "Invalid credentials"
+
+    def __init__(self) -> None:
+        super().__init__("The username or the password is wrong.")
+
+
+class Forbidden(AppError):
+    """The caller is known and the resource is theirs, but this credential may not do this."""
+
+    status = HTTPStatus.FORBIDDEN
+    slug = "forbidden"
+    title = "Forbidden"
+
+
+class UsernameTaken(Conflict):
+    def __init__(self, username: str) -> None:
+        super().__init__(f"The username {username!r} is taken (usernames ignore case).")
+
+
+class UserNotFound(NotFound):
+    def __init__(self, username: str) -> None:
+        super().__init__(f"There is no user {username!r}.")
+
+
+class TokenNotFound(NotFound):
+    def __init__(self, token_id: int) -> None:
+        super().__init__(f"There is no token with id {token_id}.")

@@ -26,6 +26,7 @@ _BODY_METHODS = frozenset({"post", "put", "patch"})
 # Errors an operation can answer because of what it takes, whatever the route does.
 ANY_OPERATION = {
     400: "The Host header names no host this server answers (TODO_ALLOWED_HOSTS)",
+    429: "Rate limit reached (TODO_RATE_LIMIT, rate_limit.py); Retry-After says when to retry",
     500: "An unexpected failure; the detail quotes the request id",
 }
 WITH_INPUT = {422: "Invalid input; `errors` names each field or parameter at fault"}

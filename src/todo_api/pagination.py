@@ -1,9 +1,12 @@
-"""Opaque keyset cursors: where the next page starts, bound to its owner and its query."""
+"""Opaque keyset cursors: where the next page starts, bound to its owner and its query, and
+signed (HMAC-SHA256 with a key derived from TODO_SECRET_KEY), so a forged or edited cursor is
+refused before anything in it is used."""
 
 import base64
 import binascii
 import datetime as dt
 import hashlib
+import hmac
 import math
 from dataclasses import dataclass
 
@@ -12,7 +15,8 @@ import orjson
 from todo_api.domain.ids import is_storable_id, is_storable_integer
 from todo_api.errors import InvalidParameter
 
-CURSOR_VERSION = 2
+CURSOR_VERSION = 3
+_SIGNATURE_BYTES = 16  # a truncated HMAC-SHA256: 128 bits is far beyond guessing
 SortKey = float | int | dt.datetime
 
 
@@ -30,20 +34,40 @@ def query_fingerprint(owner_id: int, query: dict[str, object]) -> str:
     return hashlib.sha256(canonical).hexdigest()[:16]
 
 
-def encode_cursor(position: Position, fingerprint: str) -> str:
+def cursor_signing_key(secret_key: bytes) -> bytes:
+    """The key cursors are signed with: derived, so the secret key can serve other purposes."""
+    return hmac.new(secret_key, b"todo-api cursor v3", hashlib.sha256).digest()
+
+
+def _signature(signing_key: bytes, payload: bytes) -> bytes:
+    return hmac.new(signing_key, payload, hashlib.sha256).digest()[:_SIGNATURE_BYTES]
+
+
+def encode_cursor(position: Position, fingerprint: str, signing_key: bytes) -> str:
     key = position.key.isoformat() if isinstance(position.key, dt.datetime) else position.key
     payload = orjson.dumps([CURSOR_VERSION, key, position.id, fingerprint])
-    return base64.urlsafe_b64encode(payload).rstrip(b"=").decode("ascii")
+    signed = payload + _signature(signing_key, payload)
+    return base64.urlsafe_b64encode(signed).rstrip(b"=").decode("ascii")
 
 
-def decode_cursor(cursor: str, fingerprint: str, *, key_is_datetime: bool) -> Position:
-    """The position in `cursor`, or a 422 naming `cursor` when it is malformed or foreign."""
+def decode_cursor(
+    cursor: str, fingerprint: str, signing_key: bytes, *, key_is_datetime: bool
+) -> Position:
+    """The position in `cursor`, or a 422 naming `cursor` when it is malformed, unsigned,
+    signed with another key, or made for another query or user."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        version, key, item_id, cursor_fingerprint = orjson.loads(
-            base64.urlsafe_b64decode(padded.encode("ascii"))
-        )
-    except (ValueError, TypeError, UnicodeError, binascii.Error, orjson.JSONDecodeError):
+        signed = base64.urlsafe_b64decode(padded.encode("ascii"))
+    except (ValueError, UnicodeError, binascii.Error):
+        raise InvalidParameter("cursor", "not a cursor this server issued") from None
+    payload, signature = signed[:-_SIGNATURE_BYTES], signed[-_SIGNATURE_BYTES:]
+    if len(signed) <= _SIGNATURE_BYTES or not hmac.compare_digest(
+        signature, _signature(signing_key, payload)
+    ):
+        raise InvalidParameter("cursor", "not a cursor this server issued")
+    try:
+        version, key, item_id, cursor_fingerprint = orjson.loads(payload)
+    except (ValueError, TypeError, orjson.JSONDecodeError):
         raise InvalidParameter("cursor", "not a cursor this server issued") from None
     if version != CURSOR_VERSION:
         raise InvalidParameter("cursor", "not a cursor this server issued")

@@ -14,10 +14,17 @@ from pydantic import (
     model_validator,
 )
 
+from todo_api.domain.accounts import (
+    PASSWORD_MAX_LENGTH,
+    USERNAME_MAX_LENGTH,
+    Scope,
+    username_problem,
+)
 from todo_api.domain.due import require_one_due
 from todo_api.domain.tags import unique_tags
 from todo_api.domain.text import free_text, plain_name
 from todo_api.tables import (
+    API_TOKEN_NAME_MAX_LENGTH,
     DESCRIPTION_MAX_LENGTH,
     LIST_NAME_MAX_LENGTH,
     TAG_MAX_LENGTH,
@@ -302,3 +309,92 @@ class TodoPageQuery(TodoFilters):
     sort: SortName = "-created_at"
     limit: Annotated[int, Field(ge=1, le=200)] = 50
     cursor: Annotated[str | None, Field(max_length=512)] = None
+
+
+# --- accounts: users, tokens, sessions (docs/security.md) -------------------------------------
+
+
+def _valid_username(value: str) -> str:
+    problem = username_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+Username = Annotated[str, AfterValidator(_valid_username)]
+# Any string a login may try; the policy (length, common passwords) applies to new passwords.
+Password = Annotated[str, StringConstraints(min_length=1, max_length=PASSWORD_MAX_LENGTH)]
+LoginName = Annotated[str, StringConstraints(min_length=1, max_length=USERNAME_MAX_LENGTH)]
+
+
+class UserCreate(RequestBody):
+    username: Username = Field(examples=["ada"])
+    password: Password = Field(examples=["a passphrase of 12+ characters"])
+
+
+class UserRead(BaseModel):
+    id: int
+    username: str
+    created_at: dt.datetime
+
+
+class PasswordChange(RequestBody):
+    current_password: Password
+    new_password: Password
+    # Revoke every token and session but the one making this request (after a suspected leak).
+    revoke_other_credentials: bool = False
+
+
+class AccountDelete(RequestBody):
+    password: Password
+
+
+class Login(RequestBody):
+    username: LoginName = Field(examples=["ada"])
+    password: Password = Field(examples=["a passphrase of 12+ characters"])
+
+
+ExpiresAt = Annotated[
+    dt.datetime,
+    Field(
+        strict=False,
+        description="RFC 3339 with offset; in the future, at most TODO_TOKEN_MAX_DAYS away",
+    ),
+    IN_YEAR_RANGE,
+    BeforeValidator(_rfc3339_string),
+]
+
+
+class TokenCreate(Login):
+    name: Annotated[str, StringConstraints(max_length=API_TOKEN_NAME_MAX_LENGTH)] | None = None
+    # Not strict: JSON has no enums, so strict mode would refuse every string.
+    scopes: list[Annotated[Scope, Field(strict=False)]] = Field(
+        default=[Scope.READ, Scope.WRITE], min_length=1
+    )
+    expires_at: ExpiresAt | None = None
+
+    @model_validator(mode="after")
+    def _write_needs_read(self) -> Self:
+        if Scope.WRITE in self.scopes and Scope.READ not in self.scopes:
+            raise ValueError('scopes: "write" comes with "read": send ["read", "write"]')
+        return self
+
+
+class TokenRead(BaseModel):
+    id: int
+    name: str | None
+    prefix: str = Field(description="The token's first characters, to recognise it (not secret)")
+    scopes: list[Scope]
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    last_used_at: dt.datetime | None
+
+
+class TokenCreated(TokenRead):
+    token: str = Field(description="The secret: shown this once, never again")
+
+
+class SessionRead(BaseModel):
+    username: str
+    csrf_token: str = Field(description="Send in X-CSRF-Token with every unsafe request")
+    expires_at: dt.datetime

@@ -75,6 +75,47 @@ users = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("username", sa.String(100), nullable=False, unique=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    # domain.accounts.username_key(username): usernames are unique without regard to case.
+    sa.Column("username_key", sa.String(64), nullable=False),
+    # Argon2id (todo_api.passwords); NULL for the implicit local user, who cannot log in.
+    sa.Column("password_hash", sa.String(255), nullable=True),
+    sa.Index(None, "username_key", unique=True),
+)
+
+# Only a SHA-256 of each secret is stored (todo_api.credentials): a stolen database file holds
+# nothing a client could send. `prefix` is the token's non-secret start, shown in listings.
+API_TOKEN_NAME_MAX_LENGTH = 100
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "owner_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("name", sa.String(API_TOKEN_NAME_MAX_LENGTH), nullable=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("prefix", sa.String(16), nullable=False),
+    sa.Column("scopes", sa.String(32), nullable=False),  # space-separated, as in OAuth
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("last_used_at", UTCDateTime, nullable=True),
+    sa.Column("revoked_at", UTCDateTime, nullable=True),
+    sa.Index(None, "owner_id", "created_at", "id"),
+)
+
+browser_sessions = sa.Table(
+    "browser_sessions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "owner_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("session_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("csrf_hash", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("last_seen_at", UTCDateTime, nullable=False),  # for the idle limit
+    sa.Column("expires_at", UTCDateTime, nullable=False),  # the absolute limit
+    sa.Index(None, "owner_id"),
 )
 
 LIST_NAME_MAX_LENGTH = 200

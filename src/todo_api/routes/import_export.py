@@ -18,9 +18,9 @@ from todo_api.domain import clock
 from todo_api.errors import UnsupportedMediaType
 from todo_api.export_document import ExportDocument, ImportResult
 from todo_api.idempotency import IDEMPOTENT_POST, idempotent_write
-from todo_api.routes.openapi import INVALID, Responses
+from todo_api.routes.openapi import AUTHENTICATED, INVALID, Responses
 
-router = APIRouter(tags=["import and export"])
+router = APIRouter(tags=["import and export"], responses=AUTHENTICATED)
 
 JSON_MEDIA_TYPE = "application/json"
 CALENDAR_MEDIA_TYPE = "text/calendar"

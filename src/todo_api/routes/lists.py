@@ -16,10 +16,17 @@ from todo_api.representation import (
     not_modified,
     versioned_response,
 )
-from todo_api.routes.openapi import CONDITIONAL, ETAG_HEADER, INVALID, MERGE_PATCH, Responses
+from todo_api.routes.openapi import (
+    AUTHENTICATED,
+    CONDITIONAL,
+    ETAG_HEADER,
+    INVALID,
+    MERGE_PATCH,
+    Responses,
+)
 from todo_api.schemas import ListCreate, ListPatch, ListRead, ListReplace
 
-router = APIRouter(prefix="/lists", tags=["lists"])
+router = APIRouter(prefix="/lists", tags=["lists"], responses=AUTHENTICATED)
 NOT_FOUND: Responses = {404: {"description": "No such list (or not yours)"}}
 
 

@@ -10,3 +10,12 @@ CONDITIONAL: Responses = {
 }
 ETAG_HEADER = {"ETag": {"description": "Strong validator; send it back in If-Match"}}
 MERGE_PATCH = "application/merge-patch+json"
+# Answered by the authentication middleware (authentication.py) before any route runs.
+AUTHENTICATED: Responses = {
+    401: {
+        "description": "No valid credential (missing, unknown, expired or revoked)",
+        "headers": {"WWW-Authenticate": {"description": 'Bearer realm="todo-api"'}},
+    },
+    403: {"description": "A read-only token writing, or a session change without its CSRF token"},
+}
+LOGIN: Responses = {401: {"description": "The username or the password is wrong"}}

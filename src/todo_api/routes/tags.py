@@ -4,9 +4,10 @@ from fastapi import APIRouter, Request
 
 from todo_api.deps import caller_of, database_of
 from todo_api.repository import tags as repository
+from todo_api.routes.openapi import AUTHENTICATED
 from todo_api.schemas import TagRead
 
-router = APIRouter(prefix="/tags", tags=["tags"])
+router = APIRouter(prefix="/tags", tags=["tags"], responses=AUTHENTICATED)
 
 
 @router.get("")

@@ -6,7 +6,13 @@ from fastapi import APIRouter, Body, Query, Request, Response
 from pydantic import BaseModel
 from sqlalchemy.engine import Connection
 
-from todo_api.deps import caller_of, database_of, unchanged_for_client, version_condition
+from todo_api.deps import (
+    caller_of,
+    cursor_key_of,
+    database_of,
+    unchanged_for_client,
+    version_condition,
+)
 from todo_api.domain import clock
 from todo_api.errors import InvalidParameter
 from todo_api.idempotency import IDEMPOTENT_POST, idempotent_write
@@ -20,7 +26,14 @@ from todo_api.representation import (
     todo_body,
     versioned_response,
 )
-from todo_api.routes.openapi import CONDITIONAL, ETAG_HEADER, INVALID, MERGE_PATCH, Responses
+from todo_api.routes.openapi import (
+    AUTHENTICATED,
+    CONDITIONAL,
+    ETAG_HEADER,
+    INVALID,
+    MERGE_PATCH,
+    Responses,
+)
 from todo_api.schemas import (
     TodoCreate,
     TodoFilters,
@@ -30,7 +43,7 @@ from todo_api.schemas import (
     TodoReplace,
 )
 
-router = APIRouter(prefix="/todos", tags=["todos"])
+router = APIRouter(prefix="/todos", tags=["todos"], responses=AUTHENTICATED)
 
 NOT_FOUND: Responses = {404: {"description": "No such todo (or not yours)"}}
 PAGE_HEADERS = {"Link": {"description": 'URL of the next page, as `<…>; rel="next"`'}}
@@ -62,7 +75,12 @@ async def list_todos(request: Request, query: Annotated[TodoPageQuery, Query()])
         caller.user_id, query.model_dump(mode="json", exclude={"limit", "cursor"})
     )
     after = (
-        decode_cursor(query.cursor, fingerprint, key_is_datetime=sort.key_is_datetime)
+        decode_cursor(
+            query.cursor,
+            fingerprint,
+            cursor_key_of(request),
+            key_is_datetime=sort.key_is_datetime,
+        )
         if query.cursor
         else None
     )
@@ -86,7 +104,9 @@ async def list_todos(request: Request, query: Annotated[TodoPageQuery, Query()])
     if len(todos) > query.limit:
         todos = todos[: query.limit]
         last = todos[-1]
-        next_cursor = encode_cursor(Position(sort.key_of(last), last.id), fingerprint)
+        next_cursor = encode_cursor(
+            Position(sort.key_of(last), last.id), fingerprint, cursor_key_of(request)
+        )
         next_query = request.url.include_query_params(cursor=next_cursor, limit=query.limit).query
         headers["Link"] = f'<{root}/todos?{next_query}>; rel="next"'
     return json_response([todo_body(todo, root) for todo in todos], headers=headers)

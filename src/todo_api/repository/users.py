@@ -1,0 +1,91 @@
+"""SQL for user accounts. A user is found by id (the caller) or by username without case."""
+
+import datetime as dt
+from typing import NamedTuple
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from todo_api.domain.accounts import username_key
+from todo_api.errors import Conflict, UsernameTaken, UserNotFound
+from todo_api.tables import LOCAL_USER_ID, users
+
+
+class User(NamedTuple):
+    id: int
+    username: str
+    created_at: dt.datetime
+    password_hash: str | None
+
+
+_COLUMNS = [users.c[name] for name in User._fields]
+
+
+def find_by_username(connection: Connection, username: str) -> User | None:
+    row = connection.execute(
+        sa.select(*_COLUMNS).where(users.c.username_key == username_key(username))
+    ).one_or_none()
+    return None if row is None else User._make(row)
+
+
+def get_by_username(connection: Connection, username: str) -> User:
+    found = find_by_username(connection, username)
+    if found is None:
+        raise UserNotFound(username)
+    return found
+
+
+def get_user(connection: Connection, user_id: int) -> User:
+    row = connection.execute(sa.select(*_COLUMNS).where(users.c.id == user_id)).one()
+    return User._make(row)
+
+
+def list_users(connection: Connection) -> list[User]:
+    rows = connection.execute(sa.select(*_COLUMNS).order_by(users.c.username_key))
+    return [User._make(row) for row in rows]
+
+
+def create_user(
+    connection: Connection, username: str, password_hash: str, now: dt.datetime
+) -> User:
+    if find_by_username(connection, username) is not None:
+        raise UsernameTaken(username)
+    row = connection.execute(
+        sa.insert(users)
+        .values(
+            username=username,
+            username_key=username_key(username),
+            password_hash=password_hash,
+            created_at=now,
+        )
+        .returning(*_COLUMNS)
+    ).one()
+    return User._make(row)
+
+
+def set_password_hash(connection: Connection, user_id: int, password_hash: str) -> None:
+    connection.execute(
+        sa.update(users).where(users.c.id == user_id).values(password_hash=password_hash)
+    )
+
+
+def delete_user(connection: Connection, user_id: int) -> None:
+    """Deletes the account; its lists, todos, tags, tokens, sessions and keys cascade."""
+    connection.execute(sa.delete(users).where(users.c.id == user_id))
+
+
+def adopt_local_user(connection: Connection, username: str, password_hash: str) -> User:
+    """Give the implicit local user (and so every todo made without accounts) a name and a
+    password: it becomes an account like any other."""
+    local = get_user(connection, LOCAL_USER_ID)
+    if local.password_hash is not None:
+        raise Conflict(f"The local user was already adopted, as {local.username!r}.")
+    taken = find_by_username(connection, username)
+    if taken is not None and taken.id != LOCAL_USER_ID:
+        raise UsernameTaken(username)
+    connection.execute(
+        sa.update(users)
+        .where(users.c.id == LOCAL_USER_ID)
+        .values(username=username, username_key=username_key(username), password_hash=password_hash)
+    )
+    return get_user(connection, LOCAL_USER_ID)

@@ -1,0 +1,87 @@
+"""Security headers on every response, added at the edge (pure ASGI).
+
+- `X-Content-Type-Options: nosniff` and `Referrer-Policy: no-referrer` everywhere;
+- `Cache-Control: no-store` on answers to requests that carried a credential (a shared cache
+  must never keep one user's todos), unless the route set its own;
+- on HTML (the `/docs` and `/redoc` pages): a strict `Content-Security-Policy` — scripts from
+  this origin only, plus the page's own inline scripts by their SHA-256 (the documentation
+  pages are made from fixed templates, never from request data, so hashing what they hold
+  admits nothing a client put there); no framing (`frame-ancestors 'none'`, `X-Frame-Options`).
+  Inline styles are allowed: Swagger UI and ReDoc set them at run time, and a style cannot run
+  code.
+"""
+
+import base64
+import hashlib
+import re
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+_POLICY = (
+    "default-src 'none'; script-src 'self'{hashes}; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; font-src 'self'; worker-src 'self' blob:; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+CONTENT_SECURITY_POLICY = _POLICY.format(hashes="")
+_INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.S)
+# The HTML pages the service itself renders from fixed templates (routes/docs.py).
+_RENDERED_PAGES = frozenset({"/docs", "/redoc"})
+_ALWAYS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
+_FRAMING = (b"x-frame-options", b"DENY")
+_NO_STORE = (b"cache-control", b"no-store")
+_CREDENTIAL_HEADERS = frozenset({b"authorization", b"cookie"})
+
+
+class SecurityHeadersMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        credentialed = any(name in _CREDENTIAL_HEADERS for name, _ in scope["headers"])
+
+        rendered_page = scope["path"] in _RENDERED_PAGES
+        held: list[Message] = []  # a rendered page's start, until its body is known
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                names = {name.lower() for name, _ in headers}
+                headers += _ALWAYS
+                if credentialed and b"cache-control" not in names:
+                    headers.append(_NO_STORE)
+                message["headers"] = headers
+                if _is_html(headers):
+                    if rendered_page:
+                        held.append(message)
+                        return
+                    headers += [_policy_header(b""), _FRAMING]
+            elif held and message["type"] == "http.response.body":
+                # The documentation pages are sent whole, in one body message.
+                start = held.pop()
+                start["headers"] = [
+                    *start["headers"],
+                    _policy_header(message.get("body", b"")),
+                    _FRAMING,
+                ]
+                await send(start)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _is_html(headers: list[tuple[bytes, bytes]]) -> bool:
+    return any(
+        name.lower() == b"content-type" and value.startswith(b"text/html")
+        for name, value in headers
+    )
+
+
+def _policy_header(page: bytes) -> tuple[bytes, bytes]:
+    hashes = "".join(
+        f" 'sha256-{base64.b64encode(hashlib.sha256(script).digest()).decode()}'"
+        for script in _INLINE_SCRIPT.findall(page)
+    )
+    return (b"content-security-policy", _POLICY.format(hashes=hashes).encode())
