@@ -6,14 +6,16 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from support import API_BASE_URL, post_created, run_in_process
+from support import API_BASE_URL, TEMPLATE_AUTH, post_created, run_in_process
 from todo_api.app import create_app
 from todo_api.config import Settings
 
 
 def exported(database_url: str) -> list[str]:
     with TestClient(
-        create_app(Settings(database_url=database_url)), base_url=API_BASE_URL
+        create_app(Settings(database_url=database_url)),
+        base_url=API_BASE_URL,
+        headers=TEMPLATE_AUTH,
     ) as client:
         return [todo["title"] for todo in client.get("/export").json()["todos"]]
 

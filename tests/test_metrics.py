@@ -11,7 +11,14 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from support import API_BASE_URL, PROJECT_ROOT, free_port, post_created, todo_api_server
+from support import (
+    API_BASE_URL,
+    PROJECT_ROOT,
+    TEMPLATE_AUTH,
+    free_port,
+    post_created,
+    todo_api_server,
+)
 from todo_api.app import create_app
 from todo_api.config import Settings
 
@@ -109,7 +116,7 @@ def test_an_export_records_its_snapshot_time(client: TestClient) -> None:
 
 def test_with_a_metrics_port_the_api_port_does_not_serve_them(database_url: str) -> None:
     settings = Settings(database_url=database_url, metrics_port=free_port())
-    with TestClient(create_app(settings), base_url=API_BASE_URL) as client:
+    with TestClient(create_app(settings), base_url=API_BASE_URL, headers=TEMPLATE_AUTH) as client:
         assert client.get("/metrics").status_code == 404
 
 
