@@ -5,13 +5,14 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-from support import TEMPLATE_AUTH
+from support import API_BASE_URL, TEMPLATE_AUTH
 from todo_api.app import create_app
 from todo_api.config import Settings
 
 
 def _client(database_url: str, **settings: str) -> TestClient:
-    return TestClient(create_app(Settings(database_url=database_url, **settings)))  # type: ignore[arg-type]
+    app = create_app(Settings(database_url=database_url, **settings))  # type: ignore[arg-type]
+    return TestClient(app, base_url=API_BASE_URL)
 
 
 def test_a_user_past_the_limit_gets_429_with_retry_after(database_url: str) -> None:

@@ -21,7 +21,6 @@ PROBLEM_REF = "#/components/schemas/Problem"
 # FastAPI's default 422 body and description; this server sends a Problem instead.
 _FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
 _FASTAPI_VALIDATION_DESCRIPTION = "Validation Error"
-_BODY_METHODS = frozenset({"post", "put", "patch"})
 
 # Errors an operation can answer because of what it takes, whatever the route does.
 ANY_OPERATION = {
@@ -66,18 +65,18 @@ def complete_document(document: Document) -> Document:
         schemas.pop(name, None)
 
     for operations in document["paths"].values():
-        for method, operation in operations.items():
-            _document_errors(method, operation)
+        for operation in operations.values():
+            _document_errors(operation)
     _link_created_resources(document)
     return document
 
 
-def _document_errors(method: str, operation: Document) -> None:
+def _document_errors(operation: Document) -> None:
     responses: Document = operation.setdefault("responses", {})
     implied = dict(ANY_OPERATION)
     if operation.get("parameters") or operation.get("requestBody"):
         implied |= WITH_INPUT
-    if method in _BODY_METHODS and operation.get("requestBody"):
+    if operation.get("requestBody"):  # DELETE /me has one too
         implied |= WITH_BODY
     for status, description in implied.items():
         response = responses.setdefault(str(status), {"description": description})
