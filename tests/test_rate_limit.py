@@ -1,11 +1,13 @@
 """Rate limits: per user, per address when anonymous, tighter for password attempts; 429 with
 Retry-After and the IETF RateLimit fields."""
 
+import httpx2 as httpx
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from support import API_BASE_URL, TEMPLATE_AUTH
+from support import ACCOUNT_PASSWORD, API_BASE_URL, TEMPLATE_AUTH
 from todo_api.app import create_app
 from todo_api.config import Settings
 
@@ -42,6 +44,58 @@ def test_password_attempts_have_their_own_tighter_limit(database_url: str) -> No
         statuses = [api.post("/tokens", json=wrong).status_code for _ in range(4)]
         assert api.get("/todos", headers=TEMPLATE_AUTH).status_code == 200
     assert statuses == [401, 401, 401, 429]
+
+
+def _from_addresses(app: ASGIApp) -> ASGIApp:
+    """`app`, seeing each request come from the address its X-Test-Address header names."""
+
+    async def addressed(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            for name, value in scope["headers"]:
+                if name == b"x-test-address":
+                    scope["client"] = (value.decode(), 50000)
+        await app(scope, receive, send)
+
+    return addressed
+
+
+def test_password_attempts_count_per_username_from_every_address(database_url: str) -> None:
+    app = create_app(Settings(database_url=database_url, password_rate_limit="3/minute"))
+    with TestClient(_from_addresses(app), base_url=API_BASE_URL) as api:
+
+        def log_in(username: str, address: str) -> httpx.Response:
+            wrong = {"username": username, "password": "not the password"}
+            return api.post("/tokens", json=wrong, headers={"X-Test-Address": address})
+
+        answers = [log_in("TESTER", f"192.0.2.{n}") for n in range(4)]
+        # Another username, from a fresh address, has its own budget; the right password is
+        # refused too while the window lasts (a guess that lands is not told apart).
+        other = log_in("someone-else", "192.0.2.100")
+        right = api.post(
+            "/tokens",
+            json={"username": "tester", "password": ACCOUNT_PASSWORD},
+            headers={"X-Test-Address": "192.0.2.101"},
+        )
+    assert [answer.status_code for answer in answers] == [401, 401, 401, 429]
+    assert answers[-1].json()["type"] == "urn:todo-api:problem:rate-limited"
+    assert 1 <= int(answers[-1].headers["retry-after"]) <= 60
+    assert other.status_code == 401
+    assert right.status_code == 429
+
+
+def test_password_changes_count_per_account(database_url: str) -> None:
+    app = create_app(Settings(database_url=database_url, password_rate_limit="2/minute"))
+    with TestClient(_from_addresses(app), base_url=API_BASE_URL, headers=TEMPLATE_AUTH) as api:
+        change = {"current_password": "not the password", "new_password": "x" * 20}
+        statuses = [
+            api.patch("/me", json=change, headers={"X-Test-Address": f"192.0.2.{n}"}).status_code
+            for n in range(3)
+        ]
+        deletion = api.request(
+            "DELETE", "/me", json={"password": "wrong"}, headers={"X-Test-Address": "192.0.2.9"}
+        )
+    assert statuses == [422, 422, 429]
+    assert deletion.status_code == 429
 
 
 def test_limits_can_be_turned_off(database_url: str) -> None:

@@ -22,6 +22,7 @@ from todo_api.middleware import (
 from todo_api.migrate import upgrade_to_head
 from todo_api.openapi_document import install_openapi
 from todo_api.pagination import cursor_signing_key
+from todo_api.password_attempts import PasswordAttempts
 from todo_api.performance.fast_lane import FastLane
 from todo_api.performance.gc_freeze import freeze_after_startup
 from todo_api.problems import install_error_handlers
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.token_cache = TokenCache()
+    app.state.password_attempts = PasswordAttempts(settings.password_rate_limit)
     install_error_handlers(app)
     install_openapi(app)
 

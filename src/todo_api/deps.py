@@ -14,6 +14,7 @@ from todo_api.domain.accounts import Caller
 from todo_api.domain.versions import VersionCondition
 from todo_api.errors import PreconditionRequired, Unauthenticated
 from todo_api.etags import if_none_match_names, parse_if_match
+from todo_api.password_attempts import PasswordAttempts
 from todo_api.token_cache import TokenCache
 
 CALLER_SCOPE_KEY = "todo_api.caller"  # set by authentication.AuthenticationMiddleware
@@ -46,6 +47,11 @@ def cursor_key_of(request: Request) -> bytes:
 def token_cache_of(request: Request) -> TokenCache:
     cache: TokenCache = request.app.state.token_cache
     return cache
+
+
+def password_attempts_of(request: Request) -> PasswordAttempts:
+    attempts: PasswordAttempts = request.app.state.password_attempts
+    return attempts
 
 
 def version_condition(request: Request) -> VersionCondition | None:

@@ -225,6 +225,22 @@ class Forbidden(AppError):
     title = "Forbidden"
 
 
+class TooManyAttempts(AppError):
+    """Too many password attempts on one account in the window (password_attempts.py)."""
+
+    status = HTTPStatus.TOO_MANY_REQUESTS
+    slug = "rate-limited"
+    title = "Too many requests"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"Too many password attempts on this account; retry in {retry_after} s.")
+        self.retry_after = retry_after
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
 class UsernameTaken(Conflict):
     def __init__(self, username: str) -> None:
         super().__init__(f"The username {username!r} is taken (usernames ignore case).")

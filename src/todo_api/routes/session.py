@@ -10,7 +10,7 @@ import datetime as dt
 from fastapi import APIRouter, Request, Response
 
 from todo_api import accounts, credentials
-from todo_api.deps import database_of, settings_of
+from todo_api.deps import database_of, password_attempts_of, settings_of
 from todo_api.repository import browser_sessions as repository
 from todo_api.routes.openapi import INVALID, LOGIN
 from todo_api.schemas import Login, SessionRead
@@ -23,6 +23,7 @@ async def log_in(request: Request, login: Login, response: Response) -> SessionR
     """Log in: sets the session cookie and returns the CSRF token that goes with it."""
     settings = settings_of(request)
     database = database_of(request)
+    password_attempts_of(request).count(login.username)
     user = await accounts.log_in(database, login.username, login.password)
     lifetime = dt.timedelta(hours=settings.session_max_hours)
     opened = await accounts.open_session(database, user, lifetime)

@@ -5,7 +5,13 @@ import datetime as dt
 from fastapi import APIRouter, Request, Response
 
 from todo_api import accounts
-from todo_api.deps import caller_of, database_of, settings_of, token_cache_of
+from todo_api.deps import (
+    caller_of,
+    database_of,
+    password_attempts_of,
+    settings_of,
+    token_cache_of,
+)
 from todo_api.domain import clock
 from todo_api.errors import InvalidField
 from todo_api.repository import api_tokens as repository
@@ -46,6 +52,7 @@ async def create_token(request: Request, login: TokenCreate) -> TokenCreated:
     settings = settings_of(request)
     expires_at = expiry(login.expires_at, settings.token_default_days, settings.token_max_days)
     database = database_of(request)
+    password_attempts_of(request).count(login.username)
     user = await accounts.log_in(database, login.username, login.password)
     issued = await accounts.issue_token(
         database, user, name=login.name, scopes=frozenset(login.scopes), expires_at=expires_at

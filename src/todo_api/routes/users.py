@@ -3,7 +3,13 @@
 from fastapi import APIRouter, Request, Response
 
 from todo_api import accounts, credentials
-from todo_api.deps import caller_of, database_of, settings_of, token_cache_of
+from todo_api.deps import (
+    caller_of,
+    database_of,
+    password_attempts_of,
+    settings_of,
+    token_cache_of,
+)
 from todo_api.errors import Forbidden
 from todo_api.repository import users as repository
 from todo_api.repository.users import User
@@ -45,6 +51,7 @@ async def change_password(request: Request, change: PasswordChange) -> UserRead:
     and session."""
     caller = caller_of(request)
     database = database_of(request)
+    password_attempts_of(request).count_user(caller.user_id)
     user = await accounts.check_password(
         database, caller.user_id, change.current_password, "current_password"
     )
@@ -61,6 +68,7 @@ async def delete_me(request: Request, confirmation: AccountDelete) -> Response:
     password."""
     caller = caller_of(request)
     database = database_of(request)
+    password_attempts_of(request).count_user(caller.user_id)
     await accounts.check_password(database, caller.user_id, confirmation.password, "password")
     await database.write(lambda connection: repository.delete_user(connection, caller.user_id))
     token_cache_of(request).forget(user_id=caller.user_id)
