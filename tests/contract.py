@@ -22,7 +22,7 @@ Document = dict[str, Any]
 Model = TypeVar("Model", bound=BaseModel)
 
 # Served beside the API, not part of it: the document and the pages that render it, and the
-# Prometheus metrics (on the API's port only while TODO_METRICS_PORT is unset).
+# Prometheus metrics (on the API's port only with TODO_AUTH=disabled and no TODO_METRICS_PORT).
 BESIDE_THE_API = re.compile(r"/openapi\.json|/docs(/.*)?|/redoc|/metrics")
 PROBLEM = {"$ref": "#/components/schemas/Problem"}
 PROBLEM_MEDIA_TYPE = "application/problem+json"

@@ -1,5 +1,8 @@
 """GET /metrics: requests by route template and status on both paths, database metrics, and
-the dashboards and alerts of deploy/observability/ querying only what is served."""
+the dashboards and alerts of deploy/observability/ querying only what is served.
+
+The API's port serves /metrics only with TODO_AUTH=disabled (the `settings` of this module);
+with accounts required, they are on TODO_METRICS_PORT alone."""
 
 import json
 import re
@@ -24,6 +27,11 @@ from todo_api.config import Settings
 
 MERGE_PATCH = {"content-type": "application/merge-patch+json"}
 OBSERVABILITY = PROJECT_ROOT / "deploy" / "observability"
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, auth="disabled")
 
 
 def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -118,6 +126,14 @@ def test_with_a_metrics_port_the_api_port_does_not_serve_them(database_url: str)
     settings = Settings(database_url=database_url, metrics_port=free_port())
     with TestClient(create_app(settings), base_url=API_BASE_URL, headers=TEMPLATE_AUTH) as client:
         assert client.get("/metrics").status_code == 404
+
+
+def test_with_accounts_required_the_api_port_does_not_serve_them(database_url: str) -> None:
+    with TestClient(
+        create_app(Settings(database_url=database_url, auth="required")), base_url=API_BASE_URL
+    ) as client:
+        assert client.get("/metrics").status_code == 401  # not public: it asks for a credential
+        assert client.get("/metrics", headers=TEMPLATE_AUTH).status_code == 404  # nor served
 
 
 def queried_metrics() -> set[str]:

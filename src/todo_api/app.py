@@ -142,7 +142,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(TracingMiddleware, tracer=tracing.tracer)
     app.add_middleware(RequestContextMiddleware, access_log=settings.access_log)
     # Outermost: every request is counted, whichever layer answers it.
-    app.add_middleware(MetricsMiddleware, serve_metrics=settings.metrics_port is None)
+    # Metrics are answered before authentication, so the API's port serves them only when it
+    # has no accounts; with TODO_AUTH=required they are on TODO_METRICS_PORT (docs/security.md).
+    metrics_on_api_port = settings.metrics_port is None and settings.auth == "disabled"
+    app.add_middleware(MetricsMiddleware, serve_metrics=metrics_on_api_port)
     return app
 
 
