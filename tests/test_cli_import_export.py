@@ -4,6 +4,7 @@ The pipeline through stdout and stdin runs real processes (marked slow); the oth
 the command's `main` in this process, which runs the same code without starting interpreters.
 """
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -12,7 +13,14 @@ from typing import Any, Protocol
 import pytest
 from fastapi.testclient import TestClient
 
-from support import API_BASE_URL, CommandResult, migrated_copy, run_in_process, todo_api_command
+from support import (
+    API_BASE_URL,
+    CommandResult,
+    migrated_copy,
+    register_account,
+    run_in_process,
+    todo_api_command,
+)
 from todo_api.app import create_app
 from todo_api.config import Settings
 
@@ -167,3 +175,45 @@ def test_usage_errors_exit_2(
     result = todo_api(tmp_path / "todo.db", *[str(tmp_path / a) if "." in a else a for a in args])
     assert result.returncode == 2
     assert message in result.stderr
+
+
+def test_export_and_import_work_on_the_account_user_names(
+    todo_api: Command, source: Path, tmp_path: Path
+) -> None:
+    """--user NAME picks whose data: another account's todos are neither exported nor touched."""
+    with TestClient(
+        create_app(Settings(database_url=f"sqlite:///{source}")), base_url=API_BASE_URL
+    ) as api:
+        ada = register_account(api, "ada")
+        assert (
+            api.post("/todos", json={"title": "ada's only"}, headers=ada.headers).status_code == 201
+        )
+    file = tmp_path / "ada.json"
+
+    export = todo_api(source, "export", "--user", "ADA", str(file))
+    assert export.returncode == 0, export.stderr
+    assert "the lists and todos of ada" in export.stderr
+    titles = [todo["title"] for todo in json.loads(file.read_text())["todos"]]
+    assert titles == ["ada's only"]
+
+    imported = todo_api(source, "import", "--user", "ada", str(file))
+    assert imported.returncode == 0, imported.stderr
+    assert todo_count(source) == 30  # the local user's todos: unchanged
+    with TestClient(
+        create_app(Settings(database_url=f"sqlite:///{source}")), base_url=API_BASE_URL
+    ) as api:
+        mine = api.get("/todos", headers=ada.headers).json()
+    assert [todo["title"] for todo in mine] == ["ada's only", "ada's only"]
+
+
+def test_an_unknown_user_exits_2_and_changes_nothing(
+    todo_api: Command, source: Path, tmp_path: Path
+) -> None:
+    file = tmp_path / "export.json"
+    assert todo_api(source, "export", str(file)).returncode == 0
+    for command in ("export", "import"):
+        result = todo_api(source, command, "--user", "nobody", str(file))
+        assert result.returncode == 2
+        assert "there is no a user 'nobody'" not in result.stderr
+        assert "there is no user 'nobody'" in result.stderr
+    assert todo_count(source) == 30

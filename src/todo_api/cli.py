@@ -218,9 +218,32 @@ def _migrated_database(settings: Settings) -> "Database":
     return database
 
 
+def _owner_of_documents(database: "Database", args: argparse.Namespace) -> int | None:
+    """The id of the account `--user` names (the local user, id 1, without it); None, with a
+    message, when there is no such account."""
+    from todo_api.repository import users
+    from todo_api.tables import LOCAL_USER_ID
+
+    user = asyncio.run(
+        database.read(
+            lambda connection: (
+                users.find_user(connection, LOCAL_USER_ID)
+                if args.user is None
+                else users.find_by_username(connection, args.user)
+            )
+        )
+    )
+    if user is None:
+        missing = "local user" if args.user is None else f"user {args.user!r}"
+        print(f"todo-api: there is no {missing}; name an account with --user", file=sys.stderr)
+        return None
+    if not args.quiet:
+        print(f"the lists and todos of {user.username} (id {user.id})", file=sys.stderr)
+    return user.id
+
+
 def _export(settings: Settings, args: argparse.Namespace) -> int:
     from todo_api import export_document, ical
-    from todo_api.tables import LOCAL_USER_ID
 
     chunks_of = (
         ical.calendar_chunks if _document_format(args) == "ics" else export_document.export_chunks
@@ -231,6 +254,10 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
     # never leaves a truncated document under the name asked for.
     partial = None if to_stdout else Path(f"{args.file}.partial")
     database = _migrated_database(settings)
+    owner_id = _owner_of_documents(database, args)
+    if owner_id is None:
+        database.close()
+        return EXIT_USAGE
     try:
         with (
             _output(partial) as output,
@@ -238,7 +265,7 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
             _progress_bar(args, desc="exporting", unit=" todos") as bar,
         ):
             # Page by page, in one snapshot: memory stays a page whatever the account's size.
-            for chunk in chunks_of(connection, LOCAL_USER_ID, now, bar.update):
+            for chunk in chunks_of(connection, owner_id, now, bar.update):
                 output.write(chunk)
         if partial is not None:
             partial.replace(args.file)
@@ -283,7 +310,6 @@ def _read_input(args: argparse.Namespace) -> bytes:
 def _import(settings: Settings, args: argparse.Namespace) -> int:
     from todo_api import export_document, ical
     from todo_api.errors import AppError
-    from todo_api.tables import LOCAL_USER_ID
 
     is_calendar = _document_format(args) == "ics"
     try:
@@ -303,13 +329,17 @@ def _import(settings: Settings, args: argparse.Namespace) -> int:
             print(f"  {where}: {item['msg']}", file=sys.stderr)
         return EXIT_INVALID_DOCUMENT
     database = _migrated_database(settings)
+    owner_id = _owner_of_documents(database, args)
+    if owner_id is None:
+        database.close()
+        return EXIT_USAGE
     try:
         with _progress_bar(args, desc="importing", unit=" todos", total=len(document.todos)) as bar:
             result = asyncio.run(
                 database.write(
                     lambda connection: export_document.import_document(
                         connection,
-                        LOCAL_USER_ID,
+                        owner_id,
                         document,
                         clock.now(),
                         lists_by_name=is_calendar,
@@ -553,6 +583,12 @@ def _add_document_options(command: argparse.ArgumentParser, file_help: str) -> N
         choices=["json", "ics"],
         help="json (the todo-api document) or ics (iCalendar); default: by FILE's extension",
     )
+    command.add_argument(
+        "--user",
+        metavar="NAME",
+        help="whose lists and todos (default: the local user, id 1: TODO_AUTH=disabled's "
+        "user, or the account that adopted it)",
+    )
     command.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
@@ -582,7 +618,8 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser(
         "export",
         help="write all lists and todos to a file (JSON or iCalendar)",
-        description="Export the local user's lists and todos (docs/import-export.md).",
+        description="Export one account's lists and todos, --user NAME's or the local user's "
+        "(docs/import-export.md).",
     )
     _add_document_options(export, "file to write; - for stdout")
     export.set_defaults(run=_export)
@@ -590,8 +627,9 @@ def build_parser() -> argparse.ArgumentParser:
     import_ = commands.add_parser(
         "import",
         help="add the lists and todos of an export file, all or nothing",
-        description="Import an export (JSON) or a calendar's VTODOs, appending to the local "
-        "user's data in one transaction; exit 1 and change nothing if the file is invalid.",
+        description="Import an export (JSON) or a calendar's VTODOs, appending to one "
+        "account's data (--user NAME, or the local user) in one transaction; exit 1 and "
+        "change nothing if the file is invalid.",
     )
     _add_document_options(import_, "file to read; - for stdin")
     import_.set_defaults(run=_import)

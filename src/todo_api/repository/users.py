@@ -35,6 +35,11 @@ def get_by_username(connection: Connection, username: str) -> User:
     return found
 
 
+def find_user(connection: Connection, user_id: int) -> User | None:
+    row = connection.execute(sa.select(*_COLUMNS).where(users.c.id == user_id)).one_or_none()
+    return None if row is None else User._make(row)
+
+
 def get_user(connection: Connection, user_id: int) -> User:
     row = connection.execute(sa.select(*_COLUMNS).where(users.c.id == user_id)).one()
     return User._make(row)
