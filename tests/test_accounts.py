@@ -331,7 +331,7 @@ def test_the_session_cookie_is_secure_over_https(
     auth_settings: Settings, database_url: str
 ) -> None:
     app = create_app(auth_settings)
-    with TestClient(app, base_url="https://testserver") as api:
+    with TestClient(app, base_url="https://localhost") as api:
         register_account(api, "ada")
         response = api.post("/session", json={"username": "ada", "password": PASSWORD})
     assert "Secure" in response.headers["set-cookie"]

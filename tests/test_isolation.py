@@ -162,6 +162,12 @@ def test_every_route_on_the_others_resource_is_404(world: World, via: str) -> No
         response = bob.request(method, path, headers=headers, **options)
         assert response.status_code == 404, (method, path, response.text)
         assert response.json()["type"] == "urn:todo-api:problem:not-found"
+    # HEAD runs as GET, and a condition does not turn "not yours" into 304 or 412.
+    for path in (f"/todos/{world.things.todo_id}", f"/lists/{world.things.list_id}"):
+        assert bob.head(path, headers=world.bob.headers).status_code == 404, path
+        for condition in ("If-None-Match", "If-Match"):
+            conditional = {**world.bob.headers, condition: "*"}
+            assert bob.get(path, headers=conditional).status_code == 404, (path, condition)
     # The fast lane skips a query string on one todo: this one is FastAPI's either way.
     assert (
         bob.get(f"/todos/{world.things.todo_id}?via=fastapi", headers=world.bob.headers).status_code
@@ -180,6 +186,10 @@ def test_collections_show_nothing_of_the_other(world: World, via: str) -> None:
     by_list = bob.get(f"/todos?list_id={things.list_id}", headers=headers)
     assert by_list.status_code == 200
     assert by_list.json() == []
+    for path in ["/todos", f"/todos?q={SECRET}", "/tags", "/lists", "/export", "/tokens"]:
+        head = bob.head(path, headers=headers)
+        assert head.status_code == 200, path
+        assert head.content == b"", path
     assert bob.get("/tags", headers=headers).json() == []
     assert bob.get("/lists", headers=headers).json() == []  # his Inbox comes with his first todo
     assert SECRET not in bob.get("/export", headers=headers).text
@@ -198,6 +208,18 @@ def test_bulk_changes_touch_only_the_callers_todos(world: World, via: str) -> No
     assert deleted.status_code == 200
     assert deleted.json() == {"deleted": 0}
     assert bob.delete(f"/todos?q={SECRET}", headers=headers).json() == {"deleted": 0}
+    in_her_list = f"/todos?list_id={world.things.list_id}"
+    assert bob.delete(in_her_list, headers=headers).json() == {"deleted": 0}
+    assert bob.patch(
+        in_her_list, json={"completed": True}, headers={**headers, **MERGE_PATCH}
+    ).json() == {"updated": 0}
+    # Moving his own todos into her list: her list is unknown to him, as one that does not exist.
+    bob.post("/todos", json={"title": "his"}, headers=headers)
+    moved = bob.patch(
+        "/todos", json={"list_id": world.things.list_id}, headers={**headers, **MERGE_PATCH}
+    )
+    assert moved.status_code == 422, moved.text
+    assert moved.json()["errors"][0]["loc"] == ["body", "list_id"]
     _adas_data_is_intact(world)
 
 
