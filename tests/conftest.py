@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from contract import ContractClient
 from support import (
     API_BASE_URL,
+    SERVER_LOGS,
     TEMPLATE_AUTH,
     add_template_account,
     migrated_copy,
@@ -42,7 +43,8 @@ class _LogLines(logging.Handler):
 @pytest.fixture(scope="session", autouse=True)
 def no_secret_is_stored_or_logged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """At the end of the session: no password or token the suite used appears in plaintext in
-    any database file it made or in any log line (the issue's "secrets at rest" check)."""
+    any database file it made, in any log line of this process, or in the output of any server
+    process it started (the issue's "secrets at rest" check)."""
     handler = _LogLines()
     root = logging.getLogger()
     level = root.level
@@ -61,6 +63,9 @@ def no_secret_is_stored_or_logged(tmp_path_factory: pytest.TempPathFactory) -> I
     ]
     leaks += [
         f"log: {secret[:8]}…" for line in handler.lines for secret in secrets if secret in line
+    ]
+    leaks += [
+        f"server log: {secret[:8]}…" for log in SERVER_LOGS for secret in secrets if secret in log
     ]
     assert not leaks, f"secrets in plaintext: {sorted(set(leaks))}"
 

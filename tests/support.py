@@ -75,6 +75,10 @@ def free_port() -> int:
         return port
 
 
+# The output of every server process the session started, for conftest's search for secrets.
+SERVER_LOGS: list[str] = []
+
+
 @dataclass
 class ServerProcess:
     """A server started by a test; its output goes to a file so a full pipe never stalls it."""
@@ -140,6 +144,7 @@ def running_server(
             yield server
         finally:
             server.stop()
+            SERVER_LOGS.append(server.output())
 
 
 @dataclass

@@ -18,7 +18,15 @@ from pathlib import Path
 import httpx2 as httpx
 import pytest
 
-from support import ServerProcess, free_port, todo_api_command, wait_until_healthy
+from support import (
+    ACCOUNT_PASSWORD,
+    SERVER_LOGS,
+    ServerProcess,
+    free_port,
+    remember_secrets,
+    todo_api_command,
+    wait_until_healthy,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.chaos]
 
@@ -38,8 +46,7 @@ def server_group(database_dir: Path, port: int, **settings: str) -> Iterator[Ser
         **os.environ,
         "TODO_PORT": str(port),
         "TODO_DATABASE_URL": f"sqlite:///{database_dir / 'todo.db'}",
-        # About crashes, not credentials (a fresh database has no account).
-        "TODO_AUTH": "disabled",
+        # Accounts on (TODO_AUTH=required, the default): every request carries a bearer token.
         "TODO_RATE_LIMIT": "off",  # the soak is one client, as fast as it can
         **{f"TODO_{name.upper()}": value for name, value in settings.items()},
     }
@@ -58,6 +65,21 @@ def server_group(database_dir: Path, port: int, **settings: str) -> Iterator[Ser
         yield server
     finally:
         with_group_killed(process)
+        SERVER_LOGS.append(server.output())
+
+
+def bearer_token(base_url: str) -> dict[str, str]:
+    """Headers with a token of the account `chaos`, created on the first call for a database
+    (the account outlives the server processes, like the todos)."""
+    login = {"username": "chaos", "password": ACCOUNT_PASSWORD}
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        created = client.post("/users", json=login)
+        assert created.status_code in (201, 409), created.text
+        issued = client.post("/tokens", json=login)
+        assert issued.status_code == 201, issued.text
+    token: str = issued.json()["token"]
+    remember_secrets(token)
+    return {"Authorization": f"Bearer {token}"}
 
 
 def with_group_killed(process: subprocess.Popen[bytes]) -> None:
@@ -67,9 +89,11 @@ def with_group_killed(process: subprocess.Popen[bytes]) -> None:
     process.wait()
 
 
-def write_until(base_url: str, stop: threading.Event, acknowledged: list[int]) -> None:
+def write_until(
+    base_url: str, auth: dict[str, str], stop: threading.Event, acknowledged: list[int]
+) -> None:
     """POST todos until `stop`; keep the id of every one acknowledged with 201."""
-    with httpx.Client(base_url=base_url, timeout=10) as client:
+    with httpx.Client(base_url=base_url, headers=auth, timeout=10) as client:
         while not stop.is_set():
             try:
                 response = client.post("/todos", json={"title": "must survive"})
@@ -79,11 +103,11 @@ def write_until(base_url: str, stop: threading.Event, acknowledged: list[int]) -
                 acknowledged.append(response.json()["id"])
 
 
-def stored_ids(base_url: str) -> set[int]:
+def stored_ids(base_url: str, auth: dict[str, str]) -> set[int]:
     """Every todo id the server holds, page by page (the `Link` header)."""
     ids: set[int] = set()
     url: str | None = f"{base_url}/todos?limit=200&sort=created_at"
-    with httpx.Client(timeout=30) as client:
+    with httpx.Client(headers=auth, timeout=30) as client:
         while url is not None:
             response = client.get(url)
             assert response.status_code == 200
@@ -95,11 +119,15 @@ def stored_ids(base_url: str) -> set[int]:
 def test_no_acknowledged_write_is_lost_to_kill_9_under_load(tmp_path: Path) -> None:
     acknowledged: list[int] = []
     port = free_port()
+    auth: dict[str, str] = {}
     for _ in range(KILL_ROUNDS):
         with server_group(tmp_path, port, workers=WORKERS_PER_SERVER) as server:
+            auth = auth or bearer_token(server.base_url)
             stop = threading.Event()
             writers = [
-                threading.Thread(target=write_until, args=(server.base_url, stop, acknowledged))
+                threading.Thread(
+                    target=write_until, args=(server.base_url, auth, stop, acknowledged)
+                )
                 for _ in range(WRITERS)
             ]
             for writer in writers:
@@ -113,7 +141,7 @@ def test_no_acknowledged_write_is_lost_to_kill_9_under_load(tmp_path: Path) -> N
                 writer.join(timeout=15)
     assert len(acknowledged) > KILL_ROUNDS * 10  # the load really ran
     with server_group(tmp_path, port) as server:
-        missing = set(acknowledged) - stored_ids(server.base_url)
+        missing = set(acknowledged) - stored_ids(server.base_url, auth)
     assert missing == set(), f"{len(missing)} of {len(acknowledged)} acknowledged writes lost"
 
 
@@ -124,9 +152,11 @@ def resident_bytes(pid: int) -> int:
     raise AssertionError(f"no VmRSS for {pid}")
 
 
-def mixed_load(base_url: str, stop: threading.Event, failures: list[str]) -> None:
+def mixed_load(
+    base_url: str, auth: dict[str, str], stop: threading.Event, failures: list[str]
+) -> None:
     """Create, read, page, change and delete todos until `stop`."""
-    with httpx.Client(base_url=base_url, timeout=10) as client:
+    with httpx.Client(base_url=base_url, headers=auth, timeout=10) as client:
         n = 0
         while not stop.is_set():
             n += 1
@@ -151,10 +181,11 @@ def mixed_load(base_url: str, stop: threading.Event, failures: list[str]) -> Non
 
 def test_a_soak_under_mixed_load_keeps_memory_flat(tmp_path: Path) -> None:
     with server_group(tmp_path, free_port(), access_log="false") as server:
+        auth = bearer_token(server.base_url)
         stop = threading.Event()
         failures: list[str] = []
         clients = [
-            threading.Thread(target=mixed_load, args=(server.base_url, stop, failures))
+            threading.Thread(target=mixed_load, args=(server.base_url, auth, stop, failures))
             for _ in range(2)
         ]
         for client in clients:
