@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection
 from todo_api.domain.accounts import Scope
 from todo_api.domain.ids import is_storable_id
 from todo_api.errors import TokenNotFound
+from todo_api.repository.access import Action, reachable
 from todo_api.tables import api_tokens
 
 
@@ -73,7 +74,7 @@ def find_live_token(connection: Connection, token_hash: str, now: dt.datetime) -
 def list_tokens(connection: Connection, owner_id: int) -> list[ApiToken]:
     rows = connection.execute(
         sa.select(*_COLUMNS)
-        .where(api_tokens.c.owner_id == owner_id, _LIVE)
+        .where(reachable(api_tokens, owner_id), _LIVE)
         .order_by(api_tokens.c.created_at, api_tokens.c.id)
     )
     return [_token(row) for row in rows]
@@ -84,7 +85,9 @@ def revoke_token(connection: Connection, owner_id: int, token_id: int, now: dt.d
     if is_storable_id(token_id):
         revoked = connection.execute(
             sa.update(api_tokens)
-            .where(api_tokens.c.id == token_id, api_tokens.c.owner_id == owner_id, _LIVE)
+            .where(
+                api_tokens.c.id == token_id, reachable(api_tokens, owner_id, Action.WRITE), _LIVE
+            )
             .values(revoked_at=now)
         ).rowcount
         if revoked:
@@ -95,7 +98,7 @@ def revoke_token(connection: Connection, owner_id: int, token_id: int, now: dt.d
 def revoke_all_tokens(
     connection: Connection, owner_id: int, now: dt.datetime, *, except_id: int | None
 ) -> None:
-    condition = sa.and_(api_tokens.c.owner_id == owner_id, _LIVE)
+    condition = sa.and_(reachable(api_tokens, owner_id, Action.WRITE), _LIVE)
     if except_id is not None:
         condition = sa.and_(condition, api_tokens.c.id != except_id)
     connection.execute(sa.update(api_tokens).where(condition).values(revoked_at=now))

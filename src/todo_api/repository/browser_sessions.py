@@ -6,6 +6,7 @@ from typing import NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from todo_api.repository.access import Action, reachable
 from todo_api.tables import browser_sessions
 
 
@@ -70,7 +71,7 @@ def delete_session(connection: Connection, session_hash: str) -> None:
 
 
 def delete_sessions_of(connection: Connection, owner_id: int, *, except_id: int | None) -> None:
-    condition = browser_sessions.c.owner_id == owner_id
+    condition = reachable(browser_sessions, owner_id, Action.WRITE)
     if except_id is not None:
         condition = sa.and_(condition, browser_sessions.c.id != except_id)
     connection.execute(sa.delete(browser_sessions).where(condition))

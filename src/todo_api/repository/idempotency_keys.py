@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from todo_api.errors import IdempotencyKeyInFlight
+from todo_api.repository.access import reachable
 from todo_api.tables import idempotency_keys
 
 
@@ -26,7 +27,7 @@ class StoredAnswer(NamedTuple):
 
 
 _OWNED_KEY = sa.and_(
-    idempotency_keys.c.owner_id == sa.bindparam("match_owner_id"),
+    reachable(idempotency_keys, sa.bindparam("match_owner_id")),
     idempotency_keys.c.key == sa.bindparam("match_key"),
 )
 _SELECT = sa.select(

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from todo_api.performance.driver_statements import insert_many
+from todo_api.repository.access import reachable
 from todo_api.repository.tags import add_todo_tags
 from todo_api.repository.todos import Todo, stored_fields
 from todo_api.tables import lists, todos
@@ -37,7 +38,7 @@ class ImportedTodo(NamedTuple):
 _ORDER = (todos.c.created_at, todos.c.id)
 _SELECT_FIRST_PAGE = (
     sa.select(*[todos.c[name] for name in Todo._fields])
-    .where(todos.c.owner_id == sa.bindparam("match_owner_id"))
+    .where(reachable(todos, sa.bindparam("match_owner_id")))
     .order_by(*_ORDER)
     .limit(sa.bindparam("page_size"))
 )
@@ -56,7 +57,7 @@ _TODO_IDS_AFTER = (
 )
 _MERGE_DEFAULT_LIST = (
     sa.update(lists)
-    .where(lists.c.id == sa.bindparam("match_id"), lists.c.owner_id == sa.bindparam("match_owner"))
+    .where(lists.c.id == sa.bindparam("match_id"), reachable(lists, sa.bindparam("match_owner")))
     .values(version=lists.c.version + 1)
 )
 

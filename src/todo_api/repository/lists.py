@@ -11,6 +11,7 @@ from todo_api.domain.order import NO_ORDER
 from todo_api.domain.versions import VersionCondition, require_version
 from todo_api.errors import Conflict, InvalidField, ListNotFound
 from todo_api.performance.driver_statements import fetch
+from todo_api.repository.access import reachable
 from todo_api.tables import DEFAULT_LIST_NAME, lists
 
 
@@ -26,15 +27,15 @@ class TodoList(NamedTuple):
 
 _COLUMNS = [lists.c[name] for name in TodoList._fields]
 _OWNED = sa.and_(
-    lists.c.id == sa.bindparam("match_id"), lists.c.owner_id == sa.bindparam("match_owner_id")
+    lists.c.id == sa.bindparam("match_id"), reachable(lists, sa.bindparam("match_owner_id"))
 )
 _SELECT_ONE = sa.select(*_COLUMNS).where(_OWNED)
 _SELECT_DEFAULT_ID = sa.select(lists.c.id).where(
-    lists.c.owner_id == sa.bindparam("match_owner_id"), lists.c.is_default
+    reachable(lists, sa.bindparam("match_owner_id")), lists.c.is_default
 )
 _SELECT_ALL = (
     sa.select(*_COLUMNS)
-    .where(lists.c.owner_id == sa.bindparam("match_owner_id"))
+    .where(reachable(lists, sa.bindparam("match_owner_id")))
     .order_by(sa.func.coalesce(lists.c.order, NO_ORDER), lists.c.created_at, lists.c.id)
 )
 _INSERT = sa.insert(lists).returning(*_COLUMNS)

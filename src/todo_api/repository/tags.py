@@ -8,6 +8,7 @@ from sqlalchemy.engine import Connection
 
 from todo_api.domain.tags import tag_key
 from todo_api.performance.driver_statements import fetch, insert_many
+from todo_api.repository.access import reachable
 from todo_api.tables import todo_tags
 
 
@@ -18,7 +19,7 @@ class TagCount(NamedTuple):
 
 _COUNTS = (
     sa.select(sa.func.min(todo_tags.c.name), sa.func.count())
-    .where(todo_tags.c.owner_id == sa.bindparam("match_owner_id"))
+    .where(reachable(todo_tags, sa.bindparam("match_owner_id")))
     .group_by(todo_tags.c.tag_key)
     .order_by(todo_tags.c.tag_key)
 )

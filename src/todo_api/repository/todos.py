@@ -26,6 +26,7 @@ from todo_api.errors import InvalidParameter, TodoNotFound
 from todo_api.pagination import Position, SortKey
 from todo_api.performance.driver_statements import fetch
 from todo_api.repository import lists as lists_repository
+from todo_api.repository.access import reachable
 from todo_api.repository.tags import set_todo_tags
 from todo_api.tables import todo_tags, todos
 
@@ -84,7 +85,7 @@ SORTS = {
 
 _COLUMNS = [todos.c[name] for name in Todo._fields]
 _OWNED = sa.and_(
-    todos.c.id == sa.bindparam("match_id"), todos.c.owner_id == sa.bindparam("match_owner_id")
+    todos.c.id == sa.bindparam("match_id"), reachable(todos, sa.bindparam("match_owner_id"))
 )
 # Statements are built once: building one costs more than running it on SQLite.
 _SELECT_ONE = sa.select(*_COLUMNS).where(_OWNED)
@@ -272,7 +273,7 @@ def search_expression(text: str) -> str:
 
 
 def _filter_clauses(shape: _Shape) -> list[sa.ColumnElement[bool]]:
-    clauses: list[sa.ColumnElement[bool]] = [todos.c.owner_id == sa.bindparam("match_owner_id")]
+    clauses: list[sa.ColumnElement[bool]] = [reachable(todos, sa.bindparam("match_owner_id"))]
     if shape.list_id:
         clauses.append(todos.c.list_id == sa.bindparam("filter_list_id"))
     if shape.completed:
