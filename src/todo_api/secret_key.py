@@ -20,6 +20,13 @@ _GENERATED_KEY_BYTES = 48
 def secret_key(settings: Settings) -> bytes:
     if settings.secret_key is not None:
         return settings.secret_key.get_secret_value().encode()
+    if not settings.database_url.startswith("sqlite"):
+        # A server database (PostgreSQL) has no directory of ours to keep a key in, and its
+        # replicas must share one: the operator sets it.
+        raise RuntimeError(
+            "set TODO_SECRET_KEY or TODO_SECRET_KEY_FILE: with a server database every replica "
+            "must sign cursors with the same key"
+        )
     path = sqlite_path(settings.database_url)
     if path is None:  # an in-memory database: a key for this process only
         return secrets.token_bytes(_GENERATED_KEY_BYTES)
