@@ -30,7 +30,7 @@ from todo_api.app import create_app
 from todo_api.authentication import warn_when_disabled
 from todo_api.config import Settings
 from todo_api.db import create_engine
-from todo_api.tables import api_tokens
+from todo_api.tables import api_tokens, browser_sessions
 
 PASSWORD = ACCOUNT_PASSWORD
 UNAUTHENTICATED = "urn:todo-api:problem:unauthenticated"
@@ -354,6 +354,31 @@ def test_logging_out_ends_the_session(api: TestClient, ada: Account) -> None:
     assert api.delete("/session").status_code == 204
     api.cookies.set("todo_session", session)  # a copy kept by an attacker
     assert api.get("/todos").status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("column", "age"),
+    [
+        (
+            "last_seen_at",
+            dt.timedelta(minutes=720, seconds=1),
+        ),  # idle past TODO_SESSION_IDLE_MINUTES
+        ("expires_at", dt.timedelta(seconds=1)),  # past its absolute end (TODO_SESSION_MAX_HOURS)
+    ],
+)
+def test_a_session_ends_when_idle_or_at_its_absolute_limit(
+    api: TestClient, ada: Account, database_url: str, column: str, age: dt.timedelta
+) -> None:
+    _log_in(api)
+    assert api.get("/todos").status_code == 200
+    engine = create_engine(database_url)
+    with engine.begin() as connection:  # as if that much time had passed
+        connection.execute(
+            sa.update(browser_sessions).values({column: dt.datetime.now(dt.UTC) - age})
+        )
+    engine.dispose()
+    response = api.get("/todos")
+    assert response.status_code == 401, response.text
 
 
 def test_a_session_login_with_a_wrong_password_is_401(api: TestClient, ada: Account) -> None:
