@@ -202,7 +202,8 @@ def test_serving_beyond_loopback_warns_and_answers_any_host(tmp_path: Path) -> N
 
 @pytest.mark.slow
 def test_serving_on_loopback_refuses_other_hosts_without_a_warning(tmp_path: Path) -> None:
-    with todo_api_server(tmp_path, log_format="json") as server:
+    # Accounts required (as by default): TODO_AUTH=disabled would warn, about itself.
+    with todo_api_server(tmp_path, log_format="json", auth="required") as server:
         refused = httpx.get(f"{server.base_url}/todos", headers={"Host": "rebound.example"})
         assert refused.status_code == 400
         assert server.stop() == 0
