@@ -1,5 +1,6 @@
 """Account work of several steps: register, log in, issue tokens and sessions, change or drop
-a password. Password hashing (~50 ms) runs on a thread; the database work in units of work."""
+a password. Password hashing (~160 ms of CPU) runs on a thread; the database work in units of
+work."""
 
 import asyncio
 import datetime as dt

@@ -26,7 +26,11 @@ from todo_api.password_attempts import PasswordAttempts
 from todo_api.performance.fast_lane import FastLane
 from todo_api.performance.gc_freeze import freeze_after_startup
 from todo_api.problems import install_error_handlers
-from todo_api.rate_limit import RateLimitMiddleware
+from todo_api.rate_limit import (
+    AddressRateLimitMiddleware,
+    CallerRateLimitMiddleware,
+    RateLimits,
+)
 from todo_api.routes import (
     debug,
     health,
@@ -51,6 +55,10 @@ EXPOSED_HEADERS = [
     "Idempotent-Replayed",
     "Link",
     "Location",
+    "RateLimit",
+    "RateLimit-Policy",
+    "Retry-After",
+    "WWW-Authenticate",
     "X-Request-ID",
 ]
 
@@ -101,7 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.token_cache = TokenCache()
     app.state.password_attempts = PasswordAttempts(settings.password_rate_limit)
     install_error_handlers(app)
-    install_openapi(app)
+    install_openapi(app, auth_required=settings.auth == "required")
 
     # Added innermost first: the request context wraps everything, so even a 413 has an id;
     # the fast lane sits inside the body limit, CORS and the request context like a route.
@@ -110,12 +118,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     # Who is asking, once, before the fast lane and FastAPI (authentication.py); inside CORS,
     # so a preflight needs no credential, and inside the request context, so a 401 is logged.
-    # Inside authentication: it counts per user once the caller is known, per address otherwise.
-    app.add_middleware(RateLimitMiddleware, settings=settings)
+    # Rate limits on both sides of it (rate_limit.py): per user inside, once the caller is
+    # verified; per address outside, for everything else, before any credential is looked up.
+    rate_limits = RateLimits(settings)
+    app.add_middleware(CallerRateLimitMiddleware, limits=rate_limits)
     app.add_middleware(
         AuthenticationMiddleware, settings=settings, token_cache=app.state.token_cache
     )
-    app.add_middleware(SecurityHeadersMiddleware)  # on every answer, a 401 included
+    app.add_middleware(AddressRateLimitMiddleware, limits=rate_limits)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -135,6 +145,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Before CORS: a rebound page's preflight is refused too.
     if (host_names := settings.allowed_host_names()) is not None:
         app.add_middleware(AllowedHostsMiddleware, host_names=host_names)
+    # On every answer: a 401, a 429, a CORS preflight and a refused Host included.
+    app.add_middleware(SecurityHeadersMiddleware)
     tracing.start_from_environment()
     if tracing.tracer is not None:  # off: not in the app, nor even imported, so it costs nothing
         from todo_api.tracing_middleware import TracingMiddleware

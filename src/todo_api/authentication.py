@@ -4,7 +4,8 @@ A pure-ASGI middleware reads `Authorization: Bearer todo_…` or the session coo
 and puts the `Caller` in the ASGI scope (`CALLER_SCOPE_KEY`); `deps.caller_of` reads it there.
 The fast lane and FastAPI both sit inside, so neither has auth code of its own. Everything a
 credential may not do is answered here: 401 (no valid credential), 403 (a read-only token
-writing, or a cookie-authenticated change without its CSRF token).
+writing, or a cookie-authenticated change without its CSRF token). The public routes
+(`domain.accounts.PUBLIC_ROUTES`) pass without their credentials being looked at.
 
 Verified tokens are cached by hash for a few seconds (token_cache.py), so the hot path costs
 no query.
@@ -13,6 +14,7 @@ no query.
 import asyncio
 import datetime as dt
 import logging
+import time
 from collections.abc import Iterable
 from http.cookies import CookieError, SimpleCookie
 
@@ -23,7 +25,7 @@ from todo_api.config import Settings
 from todo_api.db import Database, UnitOfWork
 from todo_api.deps import CALLER_SCOPE_KEY
 from todo_api.domain import clock
-from todo_api.domain.accounts import SAFE_METHODS, Caller, CredentialKind, permits
+from todo_api.domain.accounts import SAFE_METHODS, Caller, CredentialKind, is_public, permits
 from todo_api.errors import Forbidden, Unauthenticated
 from todo_api.logs import LOGGER_NAME
 from todo_api.problems import problem_response
@@ -37,34 +39,11 @@ CSRF_HEADER = b"x-csrf-token"
 USE_NOTE_INTERVAL = dt.timedelta(minutes=1)
 LOCAL_CALLER = Caller(user_id=LOCAL_USER_ID)
 
-# Reachable without credentials: liveness and docs, and the routes that hand credentials out.
-_PUBLIC = frozenset(
-    {
-        ("GET", "/"),
-        ("GET", "/health"),
-        ("GET", "/ready"),
-        ("GET", "/docs"),
-        ("GET", "/docs/oauth2-redirect"),
-        ("GET", "/redoc"),
-        ("GET", "/openapi.json"),
-        ("POST", "/users"),
-        ("POST", "/tokens"),
-        ("POST", "/session"),
-        ("DELETE", "/session"),
-    }
-)
-_PUBLIC_PREFIXES = ("/docs/",)  # the Swagger UI's own assets
-
 MISSING_CREDENTIAL = Unauthenticated(
     "Send `Authorization: Bearer <token>` (POST /tokens) or log in (POST /session)."
 )
 READ_ONLY = Forbidden("This token's scope does not allow changes; it is read-only.")
 logger = logging.getLogger(f"{LOGGER_NAME}.auth")
-
-
-def is_public(method: str, path: str) -> bool:
-    method = "GET" if method == "HEAD" else method
-    return (method, path) in _PUBLIC or (method == "GET" and path.startswith(_PUBLIC_PREFIXES))
 
 
 class AuthenticationMiddleware:
@@ -86,22 +65,25 @@ class AuthenticationMiddleware:
             await self.app(scope, receive, send)
             return
         method, path = scope["method"], scope["path"]
+        if is_public(method, path):
+            # Not even looked up: a stale or read-only credential must not stop a new login,
+            # a registration or a logout, and costs no query.
+            await self.app(scope, receive, send)
+            return
         try:
             caller = await self._caller(scope)
         except (Unauthenticated, Forbidden) as error:
-            if not is_public(method, path):
-                await _refuse(error, scope, receive, send)
-                return
-            caller = None  # a stale credential does not stop a new login
+            await _refuse(error, scope, receive, send)
+            return
         if caller is None:
-            if not is_public(method, path):
-                await _refuse(MISSING_CREDENTIAL, scope, receive, send)
-                return
-        elif not permits(caller, method):
+            await _refuse(MISSING_CREDENTIAL, scope, receive, send)
+            return
+        if not permits(caller, method, path):
             await _refuse(READ_ONLY, scope, receive, send)
             return
-        else:
-            scope[CALLER_SCOPE_KEY] = caller
+        # Only a caller that may pass is in the scope: rate_limit.py counts every other
+        # request against its address.
+        scope[CALLER_SCOPE_KEY] = caller
         await self.app(scope, receive, send)
 
     def _note(self, database: Database, work: UnitOfWork[None]) -> None:
@@ -130,13 +112,16 @@ class AuthenticationMiddleware:
         if cached is not None:
             return cached
         now = clock.now()
+        # Taken before the read: the cache entry's 5 s count from before the snapshot, so a
+        # revocation committed during the read is refused within 5 s of its commit.
+        read_at = time.monotonic()
         found = await database.read(
             lambda connection: api_tokens.find_live_token(connection, token_hash, now)
         )
         if found is None:
             raise Unauthenticated("The token is unknown, expired or revoked.")
         caller = Caller(found.owner_id, found.scopes, CredentialKind.TOKEN, found.id)
-        self.token_cache.put(token_hash, caller, found.expires_at)
+        self.token_cache.put(token_hash, caller, found.expires_at, verified_at=read_at)
         if found.last_used_at is None or now - found.last_used_at > USE_NOTE_INTERVAL:
             self._note(database, lambda connection: api_tokens.note_use(connection, found.id, now))
         return caller
@@ -213,8 +198,7 @@ def warn_when_disabled(settings: Settings) -> None:
     """TODO_AUTH=disabled hands everything to whoever can reach the port: say so loudly."""
     if settings.auth != "disabled":
         return
-    loopback = settings.host in ("127.0.0.1", "::1", "localhost")
-    if loopback:
+    if settings.binds_loopback_only():
         logger.warning(
             "TODO_AUTH=disabled: no credentials are asked; every request acts as the local "
             "user. Fine on this machine only."

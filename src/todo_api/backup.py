@@ -11,7 +11,7 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
-from todo_api.db_faults import DatabaseUnusable, sqlite_path
+from todo_api.db_faults import DatabaseUnusable, create_private_file, sqlite_path
 
 PAGES_PER_STEP = 1024  # copied per step, so a backup never holds the read lock for long
 MIGRATIONS_TABLE = "alembic_version"  # every todo-api database has it
@@ -29,6 +29,7 @@ def backup(database_url: str, target: Path) -> None:
     partial = target.with_name(f"{target.name}.partial")
     partial.unlink(missing_ok=True)
     try:
+        create_private_file(partial)  # a backup holds the password and token hashes too
         with closing(sqlite3.connect(source)) as origin, closing(sqlite3.connect(partial)) as copy:
             origin.backup(copy, pages=PAGES_PER_STEP)
             # One self-contained file (no -wal beside it) to copy, store and restore.
@@ -53,6 +54,7 @@ def restore(database_url: str, source: Path, *, force: bool) -> None:
             "(with the service stopped)"
         )
     target.parent.mkdir(parents=True, exist_ok=True)
+    create_private_file(target)
     with closing(_read_only(source)) as origin, closing(sqlite3.connect(target)) as database:
         # Into the open database, in one transaction: its WAL and readers stay consistent.
         origin.backup(database, pages=PAGES_PER_STEP)

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from limits import parse
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -54,7 +54,12 @@ class FileValueSource(PydanticBaseSettingsSource):
 class Settings(BaseSettings):
     """Everything an operator can configure; the README's configuration table lists each field."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+    # hide_input_in_errors: a refused value is never echoed (a short TODO_SECRET_KEY, a
+    # database URL with its password, anything read from a *_FILE secret); the message names
+    # the setting and what is wrong with it.
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     database_url: str = DEFAULT_DATABASE_URL
     host: str = "127.0.0.1"
@@ -171,6 +176,15 @@ class Settings(BaseSettings):
         ):
             raise ValueError("looks like a placeholder; generate a random key")
         return value
+
+    @model_validator(mode="after")
+    def _default_within_maximum(self) -> "Settings":
+        if self.token_default_days > self.token_max_days:
+            raise ValueError(
+                f"TODO_TOKEN_DEFAULT_DAYS ({self.token_default_days}) must not exceed "
+                f"TODO_TOKEN_MAX_DAYS ({self.token_max_days})"
+            )
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -27,6 +27,7 @@ from todo_api.db_faults import (
     MIN_FREE_BYTES,
     DatabaseFile,
     DatabaseUnusable,
+    create_private_file,
     sqlite_path,
     translated,
 )
@@ -65,6 +66,10 @@ def prepare_database_location(database_url: str) -> None:
             f"{path.parent} is not writable by uid {os.getuid()}; the database and its -wal and "
             "-shm files live there (with Docker, give the volume to uid 10001: docs/docker.md)"
         )
+    try:
+        create_private_file(path)
+    except OSError as error:
+        raise DatabaseLocationError(f"cannot create {path}: {error.strerror}") from None
 
 
 def create_engine(database_url: str) -> Engine:

@@ -7,6 +7,7 @@
   writing into the unlinked file, and those writes would vanish at the next start).
 """
 
+import contextlib
 import logging
 import os
 import shutil
@@ -76,6 +77,15 @@ def _start_up_message(path: Path, message: str) -> str:
     if "locked" in message:
         return f"{path} is locked by another process that did not let go; is one stuck?"
     return f"cannot use {path}: {message}"
+
+
+def create_private_file(path: Path) -> None:
+    """Create `path` empty with mode 0600 unless it exists, before SQLite creates it with the
+    umask's mode (0644, usually): the database holds password and token hashes, readable by
+    the service's user only. SQLite gives its -wal and -shm files the database file's mode.
+    An existing file keeps its mode (docs/security.md)."""
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def sqlite_path(database_url: str) -> Path | None:

@@ -1,10 +1,21 @@
 """Rate limits at the edge (pure ASGI), with the `limits` library's fixed windows in memory.
 
-Every request counts against TODO_RATE_LIMIT, per user when the authentication middleware
-(outside this one) resolved a caller, else per client address. Password attempts (POST /users,
-/tokens, /session; PATCH and DELETE /me) count besides against TODO_PASSWORD_RATE_LIMIT per
-address. Past a limit: 429 problem with Retry-After. Every limited answer carries the IETF
-draft's `RateLimit-Policy` and `RateLimit` fields.
+Two layers around the authentication middleware share one set of counters (`RateLimits`):
+
+- `AddressRateLimitMiddleware`, outside authentication: every request that does not reach
+  the routes as a verified caller — anonymous ones, and those whose credential is refused
+  (401, 403) — counts against TODO_RATE_LIMIT per client address. Once an address has spent
+  its window, its requests get 429 *before* any credential is looked up, so a storm of made-up
+  tokens costs neither a query each nor an answer that tells them apart. Password attempts
+  (POST /users, /tokens, /session; PATCH and DELETE /me) count besides against
+  TODO_PASSWORD_RATE_LIMIT per address, before anything else is done.
+- `CallerRateLimitMiddleware`, inside authentication: a verified caller's requests count
+  against TODO_RATE_LIMIT per user (from every address together), as the fast lane and the
+  FastAPI routes see them.
+
+Health and readiness probes are never limited (a kubelet or load balancer polls them from one
+address, often through a proxy). Past a limit: 429 problem with Retry-After. Every limited
+answer carries the IETF draft's `RateLimit-Policy` and `RateLimit` fields.
 
 The counters live in each process: with N workers or replicas a client gets up to N times the
 limit. A shared storage (`limits` speaks Redis, Memcached, MongoDB) makes them exact; the
@@ -25,6 +36,8 @@ from todo_api.domain.accounts import Caller
 from todo_api.problems import problem_response
 
 RATE_LIMIT_OFF = "off"
+# Liveness and readiness probes: never limited, never counted.
+PROBE_PATHS = frozenset({"/health", "/ready"})
 _PASSWORD_ROUTES = frozenset(
     {
         ("POST", "/users"),
@@ -34,6 +47,7 @@ _PASSWORD_ROUTES = frozenset(
         ("DELETE", "/me"),
     }
 )
+Fields = list[tuple[bytes, bytes]]
 
 
 class _Policy:
@@ -45,59 +59,125 @@ class _Policy:
         self.limiter = limiter
         self.policy_field = f'"{name}";q={limit.amount};w={limit.get_expiry()}'.encode()
 
-    def hit(self, key: str) -> tuple[bool, bytes, int]:
-        """(allowed, the RateLimit field, seconds until the window resets)."""
+    def hit(self, key: str) -> tuple[bool, Fields, int]:
+        """Count a request: (allowed, the RateLimit fields, seconds until the window resets)."""
         allowed = self.limiter.hit(self.limit, key)
+        fields, seconds = self._fields(key)
+        return allowed, fields, seconds
+
+    def spent(self, key: str) -> tuple[Fields, int] | None:
+        """Without counting: the fields and the wait when `key`'s window is spent, else None."""
+        if self.limiter.test(self.limit, key):
+            return None
+        return self._fields(key)
+
+    def _fields(self, key: str) -> tuple[Fields, int]:
         reset_at, remaining = self.limiter.get_window_stats(self.limit, key)
         seconds = max(1, round(reset_at - time.time()))
-        return allowed, f'"{self.name}";r={remaining};t={seconds}'.encode(), seconds
+        field = f'"{self.name}";r={remaining};t={seconds}'.encode()
+        return [(b"ratelimit-policy", self.policy_field), (b"ratelimit", field)], seconds
 
 
-class RateLimitMiddleware:
-    def __init__(self, app: ASGIApp, *, settings: Settings) -> None:
-        self.app = app
+class RateLimits:
+    """The policies and their counters, one set per process (per app), for both layers."""
+
+    def __init__(self, settings: Settings) -> None:
         limiter = FixedWindowRateLimiter(MemoryStorage())
         self.requests = _policy("requests", settings.rate_limit, limiter)
         self.passwords = _policy("passwords", settings.password_rate_limit, limiter)
+        # TODO_AUTH=disabled: every request is the local user's, counted per user.
+        self.anonymous_possible = settings.auth == "required"
+
+
+class AddressRateLimitMiddleware:
+    """Outside authentication: counts per client address what has no verified caller."""
+
+    def __init__(self, app: ASGIApp, *, limits: RateLimits) -> None:
+        self.app = app
+        self.passwords = limits.passwords
+        self.requests = limits.requests if limits.anonymous_possible else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or (self.requests is None and self.passwords is None):
+        if (
+            scope["type"] != "http"
+            or (self.requests is None and self.passwords is None)
+            or scope["path"] in PROBE_PATHS
+        ):
             await self.app(scope, receive, send)
             return
-        caller: Caller | None = scope.get(CALLER_SCOPE_KEY)
         client = scope.get("client")
-        address = client[0] if client else "unknown"
-        checks = []
-        if self.requests is not None:
-            key = f"user:{caller.user_id}" if caller is not None else f"address:{address}"
-            checks.append((self.requests, key))
+        key = f"address:{client[0] if client else 'unknown'}"
+        fields: Fields = []
         if self.passwords is not None and (scope["method"], scope["path"]) in _PASSWORD_ROUTES:
-            checks.append((self.passwords, f"address:{address}"))
-        headers: list[tuple[bytes, bytes]] = []
-        refused_for = 0
-        for policy, key in checks:
-            allowed, field, seconds = policy.hit(key)
-            headers += [(b"ratelimit-policy", policy.policy_field), (b"ratelimit", field)]
+            allowed, password_fields, seconds = self.passwords.hit(key)
             if not allowed:
-                refused_for = max(refused_for, seconds)
-        if refused_for:
-            response = problem_response(
-                HTTPStatus.TOO_MANY_REQUESTS,
-                slug="rate-limited",
-                title="Too many requests",
-                detail=f"Rate limit reached; retry in {refused_for} s.",
-                headers={"Retry-After": str(refused_for)},
-            )
-            response.raw_headers += headers
-            await response(scope, receive, send)
+                await _too_many(seconds, password_fields, scope, receive, send)
+                return
+            fields += password_fields
+        requests = self.requests
+        if requests is not None and (spent := requests.spent(key)) is not None:
+            request_fields, seconds = spent
+            await _too_many(seconds, fields + request_fields, scope, receive, send)
+            return
+        if requests is None and not fields:
+            await self.app(scope, receive, send)
+            return
+
+        async def send_counted(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                extra = fields
+                # No verified caller by now: anonymous, or its credential was refused.
+                if requests is not None and scope.get(CALLER_SCOPE_KEY) is None:
+                    _allowed, request_fields, _seconds = requests.hit(key)
+                    extra = extra + request_fields
+                message["headers"] = [*message.get("headers", ()), *extra]
+            await send(message)
+
+        await self.app(scope, receive, send_counted)
+
+
+class CallerRateLimitMiddleware:
+    """Inside authentication: counts a verified caller's requests per user."""
+
+    def __init__(self, app: ASGIApp, *, limits: RateLimits) -> None:
+        self.app = app
+        self.requests = limits.requests
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        caller: Caller | None = scope.get(CALLER_SCOPE_KEY)
+        if (
+            scope["type"] != "http"
+            or self.requests is None
+            or caller is None
+            or scope["path"] in PROBE_PATHS
+        ):
+            await self.app(scope, receive, send)
+            return
+        allowed, fields, seconds = self.requests.hit(f"user:{caller.user_id}")
+        if not allowed:
+            await _too_many(seconds, fields, scope, receive, send)
             return
 
         async def send_with_fields(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", ()), *headers]
+                message["headers"] = [*message.get("headers", ()), *fields]
             await send(message)
 
         await self.app(scope, receive, send_with_fields)
+
+
+async def _too_many(
+    seconds: int, fields: Fields, scope: Scope, receive: Receive, send: Send
+) -> None:
+    response = problem_response(
+        HTTPStatus.TOO_MANY_REQUESTS,
+        slug="rate-limited",
+        title="Too many requests",
+        detail=f"Rate limit reached; retry in {seconds} s.",
+        headers={"Retry-After": str(seconds)},
+    )
+    response.raw_headers += fields
+    await response(scope, receive, send)
 
 
 def _policy(name: str, setting: str, limiter: FixedWindowRateLimiter) -> _Policy | None:

@@ -2,7 +2,9 @@
 
 - `X-Content-Type-Options: nosniff` and `Referrer-Policy: no-referrer` everywhere;
 - `Cache-Control: no-store` on answers to requests that carried a credential (a shared cache
-  must never keep one user's todos), unless the route set its own;
+  must never keep one user's todos), and on every answer of the account routes, which hand out
+  secrets (a token, a session cookie and its CSRF token: RFC 6749 §5.1) or take a password,
+  unless the route set its own;
 - on HTML (the `/docs` and `/redoc` pages): a strict `Content-Security-Policy` — scripts from
   this origin only, plus the page's own inline scripts by their SHA-256 (the documentation
   pages are made from fixed templates, never from request data, so hashing what they hold
@@ -30,6 +32,9 @@ _ALWAYS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-re
 _FRAMING = (b"x-frame-options", b"DENY")
 _NO_STORE = (b"cache-control", b"no-store")
 _CREDENTIAL_HEADERS = frozenset({b"authorization", b"cookie"})
+# The account routes: their answers (and requests) carry secrets, with or without a credential.
+_ACCOUNT_PATHS = frozenset({"/users", "/me", "/tokens", "/session"})
+_ACCOUNT_PREFIXES = ("/tokens/",)
 
 
 class SecurityHeadersMiddleware:
@@ -40,9 +45,14 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        credentialed = any(name in _CREDENTIAL_HEADERS for name, _ in scope["headers"])
+        path = scope["path"]
+        not_to_store = (
+            path in _ACCOUNT_PATHS
+            or path.startswith(_ACCOUNT_PREFIXES)
+            or any(name in _CREDENTIAL_HEADERS for name, _ in scope["headers"])
+        )
 
-        rendered_page = scope["path"] in _RENDERED_PAGES
+        rendered_page = path in _RENDERED_PAGES
         held: list[Message] = []  # a rendered page's start, until its body is known
 
         async def send_with_headers(message: Message) -> None:
@@ -50,7 +60,7 @@ class SecurityHeadersMiddleware:
                 headers = list(message.get("headers", ()))
                 names = {name.lower() for name, _ in headers}
                 headers += _ALWAYS
-                if credentialed and b"cache-control" not in names:
+                if not_to_store and b"cache-control" not in names:
                     headers.append(_NO_STORE)
                 message["headers"] = headers
                 if _is_html(headers):

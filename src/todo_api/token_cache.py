@@ -1,8 +1,9 @@
 """Verified API tokens, remembered by hash for a few seconds: the hot path costs no query.
 
 Revoking a token evicts it at once in the process that revoked it (`forget`); every other
-process (worker, replica) stops accepting it when its entry expires: `TOKEN_CACHE_SECONDS`,
-the bound docs/security.md promises.
+process (worker, replica) stops accepting it when its entry expires, `TOKEN_CACHE_SECONDS`
+after the moment the verifying read began (`verified_at`, taken before the read): so at most
+`TOKEN_CACHE_SECONDS` after the revocation's commit, the bound docs/security.md promises.
 """
 
 import datetime as dt
@@ -38,11 +39,14 @@ class TokenCache:
             return None
         return entry.caller
 
-    def put(self, token_hash: str, caller: Caller, expires_at: dt.datetime) -> None:
+    def put(
+        self, token_hash: str, caller: Caller, expires_at: dt.datetime, *, verified_at: float
+    ) -> None:
+        """Remember a token verified by a read that began at `verified_at` (time.monotonic)."""
         if len(self._entries) >= _MAX_ENTRIES:
             self._entries.clear()  # rare; dropping everything only costs a query per token
         self._entries[token_hash] = _CachedToken(
-            caller, expires_at.timestamp(), time.monotonic() + self.ttl_seconds
+            caller, expires_at.timestamp(), verified_at + self.ttl_seconds
         )
 
     def forget(self, *, user_id: int, token_id: int | None = None) -> None:

@@ -10,7 +10,7 @@ from todo_api.deps import (
     settings_of,
     token_cache_of,
 )
-from todo_api.errors import Forbidden
+from todo_api.errors import Forbidden, InvalidField
 from todo_api.repository import users as repository
 from todo_api.repository.users import User
 from todo_api.routes.openapi import AUTHENTICATED, INVALID, Responses
@@ -55,6 +55,8 @@ async def change_password(request: Request, change: PasswordChange) -> UserRead:
     user = await accounts.check_password(
         database, caller.user_id, change.current_password, "current_password"
     )
+    if change.new_password == change.current_password:
+        raise InvalidField("new_password", "must differ from the current password")
     revoke = caller if change.revoke_other_credentials else None
     await accounts.change_password(database, user, change.new_password, revoke_others_than=revoke)
     if revoke is not None:
