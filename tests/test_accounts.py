@@ -30,7 +30,9 @@ from todo_api.app import create_app
 from todo_api.authentication import warn_when_disabled
 from todo_api.config import Settings
 from todo_api.db import create_engine
+from todo_api.domain.accounts import Caller, CredentialKind
 from todo_api.tables import api_tokens, browser_sessions
+from todo_api.token_cache import TOKEN_CACHE_SECONDS, TokenCache
 
 PASSWORD = ACCOUNT_PASSWORD
 UNAUTHENTICATED = "urn:todo-api:problem:unauthenticated"
@@ -106,6 +108,43 @@ def test_a_malformed_or_unknown_token_is_401(api: TestClient, authorization: str
     assert response.headers["www-authenticate"] == 'Bearer realm="todo-api"'
 
 
+@pytest.mark.parametrize(
+    "stale",
+    [
+        "read",  # a valid read-only token: public routes take no credential at all
+        "Bearer todo_" + "x" * 43,  # unknown
+    ],
+)
+def test_public_routes_ignore_whatever_credential_comes_along(
+    api: TestClient, ada: Account, stale: str
+) -> None:
+    if stale == "read":
+        stale = register_account(api, "reader", scopes=["read"]).headers["Authorization"]
+    headers = {"Authorization": stale}
+    login = {"username": "ada", "password": PASSWORD}
+    assert api.post("/tokens", json=login, headers=headers).status_code == 201
+    assert api.post("/session", json=login, headers=headers).status_code == 201
+    assert api.delete("/session", headers=headers).status_code == 204
+    newcomer = {"username": "grace", "password": PASSWORD}
+    assert api.post("/users", json=newcomer, headers=headers).status_code == 201
+    assert api.get("/health", headers=headers).status_code == 200
+
+
+def test_any_token_may_revoke_itself_and_only_itself(api: TestClient, ada: Account) -> None:
+    """A leaked read-only token can be killed with nothing but itself; it still cannot revoke
+    the owner's other tokens (a change)."""
+    reader = register_account(api, "reader", scopes=["read"])
+    [writer_token] = api.get("/tokens", headers=reader.headers).json()
+    issued = api.post(
+        "/tokens", json={"username": "reader", "password": PASSWORD, "scopes": ["read"]}
+    ).json()
+    read_only = {"Authorization": f"Bearer {issued['token']}"}
+    assert api.delete(f"/tokens/{writer_token['id']}", headers=read_only).status_code == 403
+    assert api.delete(f"/tokens/{issued['id']}", headers=read_only).status_code == 204
+    assert api.get("/todos", headers=read_only).status_code == 401
+    assert api.get("/todos", headers=reader.headers).status_code == 200  # the other lives
+
+
 def test_a_token_is_never_accepted_from_a_cookie(api: TestClient, ada: Account) -> None:
     api.cookies.set("todo_session", ada.token)
     assert api.get("/todos").status_code == 401
@@ -131,6 +170,8 @@ def test_usernames_are_unique_without_case(api: TestClient, ada: Account) -> Non
         ("ada", "123qweasdzxc", "password"),  # on the common-passwords list
         ("ada", "QWERTY123456", "password"),  # the list is matched without case
         ("adalovelace1", "AdaLovelace1", "password"),  # the username
+        ("...", PASSWORD, "username"),  # no letter or digit
+        ("-_-", PASSWORD, "username"),
     ],
 )
 def test_bad_usernames_and_passwords_are_422(
@@ -139,6 +180,49 @@ def test_bad_usernames_and_passwords_are_422(
     response = api.post("/users", json={"username": username, "password": password})
     assert response.status_code == 422
     assert [error["loc"] for error in response.json()["errors"]] == [["body", field]]
+
+
+@pytest.mark.parametrize(
+    ("password", "reason"),
+    [
+        ("aaaaaaaaaaaa", "must not repeat a short pattern"),
+        ("passwordpassword", "must not repeat a short pattern"),
+        ("trustno1trustno1", "must not repeat a short pattern"),
+        ("123456789012", "must not be a sequence"),
+        ("abcdefghijkl", "must not be a sequence"),
+        ("210987654321", "must not be a sequence"),
+        ("qwertyuiop[]", "must not be a sequence"),
+        ("            ", "must not be only whitespace"),
+        ("\t \n          ", "must not be only whitespace"),
+        ("password1234", "is too common"),
+        ("Password1234", "is too common"),
+        ("Password1234!", "is too common"),
+        ("2024Sunshine!!", "is too common"),
+        ("adalovelace1", "must not contain the username"),  # once said "too common"
+        ("my name is AdaLovelace", "must not contain the username"),
+    ],
+)
+def test_guessable_passwords_are_422_with_the_reason(
+    api: TestClient, password: str, reason: str
+) -> None:
+    response = api.post("/users", json={"username": "adalovelace", "password": password})
+    assert response.status_code == 422
+    [error] = response.json()["errors"]
+    assert error["loc"] == ["body", "password"]
+    assert error["msg"].startswith(reason), error["msg"]
+
+
+@pytest.mark.parametrize(
+    "password",
+    ["correct horse battery staple", "a.b", "zq8#Lm2!vR4t", "this is twice this is twice"],
+)
+def test_passwords_that_are_not_guessable_are_taken(api: TestClient, password: str) -> None:
+    if len(password) < 12:  # "a.b" is a username here, not a password
+        response = api.post("/users", json={"username": password, "password": PASSWORD})
+    else:
+        remember_secrets(password)
+        response = api.post("/users", json={"username": "ada", "password": password})
+    assert response.status_code == 201, response.text
 
 
 def test_closed_registration_is_403(database_url: str) -> None:
@@ -176,6 +260,16 @@ def test_a_password_change_needs_the_current_one_and_can_revoke_the_rest(
     old_login = api.post("/tokens", json={"username": "ada", "password": PASSWORD})
     assert old_login.status_code == 401
     assert api.post("/tokens", json={"username": "ada", "password": new}).status_code == 201
+
+
+def test_a_new_password_must_differ_from_the_current_one(api: TestClient, ada: Account) -> None:
+    same = api.patch(
+        "/me", json={"current_password": PASSWORD, "new_password": PASSWORD}, headers=ada.headers
+    )
+    assert same.status_code == 422
+    [error] = same.json()["errors"]
+    assert error["loc"] == ["body", "new_password"]
+    assert error["msg"] == "must differ from the current password"
 
 
 def test_deleting_the_account_needs_the_password_and_takes_everything(
@@ -282,6 +376,18 @@ def test_a_revoked_token_stops_at_once(api: TestClient, ada: Account) -> None:
     assert api.delete(f"/tokens/{token['id']}", headers=ada.headers).status_code == 204
     assert api.get("/todos", headers=ada.headers).status_code == 401
     assert api.get("/todos/1", headers=ada.headers).status_code == 401  # the fast lane too
+
+
+def test_a_cached_token_expires_5_seconds_after_its_read_began() -> None:
+    """The bound on other processes is ≤ 5 s after the revocation commits: the cache entry
+    counts from before the verifying read, not from its end (which may be later)."""
+    cache = TokenCache()
+    caller = Caller(user_id=2, kind=CredentialKind.TOKEN, credential_id=7)
+    far = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+    cache.put("read long ago", caller, far, verified_at=time.monotonic() - TOKEN_CACHE_SECONDS)
+    cache.put("read just now", caller, far, verified_at=time.monotonic())
+    assert cache.get("read long ago") is None
+    assert cache.get("read just now") == caller
 
 
 @pytest.mark.slow
@@ -439,10 +545,13 @@ def test_the_cli_refuses_a_weak_password(
 def test_disabled_auth_warns_and_louder_off_loopback(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="todo_api"):
         warn_when_disabled(Settings(auth="disabled", host="127.0.0.1"))
+        warn_when_disabled(Settings(auth="disabled", host="127.0.0.2"))  # loopback too
+        warn_when_disabled(Settings(auth="disabled", host="[::1]"))
         warn_when_disabled(Settings(auth="disabled", host="0.0.0.0"))
         warn_when_disabled(Settings(auth="required", host="0.0.0.0"))
-    assert [record.levelno for record in caplog.records] == [logging.WARNING, logging.ERROR]
-    assert "ANYONE WHO CAN REACH THIS PORT" in caplog.records[1].getMessage()
+    levels = [record.levelno for record in caplog.records]
+    assert levels == [logging.WARNING, logging.WARNING, logging.WARNING, logging.ERROR]
+    assert "ANYONE WHO CAN REACH THIS PORT" in caplog.records[-1].getMessage()
 
 
 # --- upgrading a database from before accounts -------------------------------------------------
@@ -501,6 +610,45 @@ def test_every_answer_has_nosniff_and_no_referrer(api: TestClient, ada: Account)
 def test_authenticated_answers_are_not_stored(api: TestClient, ada: Account) -> None:
     assert api.get("/todos", headers=ada.headers).headers["cache-control"] == "no-store"
     assert "cache-control" not in api.get("/health").headers
+
+
+def test_answers_that_carry_a_secret_are_not_stored(api: TestClient) -> None:
+    """RFC 6749 §5.1: a token (or a session and its CSRF token) in an answer: no-store, even
+    though the request carried no credential; so for the other account routes."""
+    login = {"username": "ada", "password": PASSWORD}
+    answers = [
+        api.post("/users", json=login),
+        api.post("/tokens", json=login),
+        api.post("/session", json=login),
+        api.post("/tokens", json={"username": "ada", "password": "not the password"}),
+        api.delete("/session"),
+    ]
+    assert [answer.status_code for answer in answers] == [201, 201, 201, 401, 204]
+    assert [answer.headers.get("cache-control") for answer in answers] == ["no-store"] * 5
+
+
+def test_a_cors_preflight_has_the_security_headers_and_exposes_the_auth_ones(
+    database_url: str,
+) -> None:
+    settings = Settings(database_url=database_url, cors_origins=["https://app.example"])
+    with TestClient(create_app(settings), base_url=API_BASE_URL) as api:
+        preflight = api.options(
+            "/todos",
+            headers={
+                "Origin": "https://app.example",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization, content-type",
+            },
+        )
+        refused = api.get("/todos", headers={"Origin": "https://app.example"})
+    assert preflight.status_code == 200
+    assert preflight.headers["x-content-type-options"] == "nosniff"
+    assert preflight.headers["referrer-policy"] == "no-referrer"
+    assert refused.status_code == 401
+    exposed = {
+        name.strip().lower() for name in refused.headers["access-control-expose-headers"].split(",")
+    }
+    assert {"ratelimit", "ratelimit-policy", "retry-after", "www-authenticate"} <= exposed
 
 
 def test_html_gets_a_strict_policy_and_no_framing(api: TestClient) -> None:

@@ -32,10 +32,20 @@ def test_a_user_past_the_limit_gets_429_with_retry_after(database_url: str) -> N
 
 def test_anonymous_requests_count_per_address(database_url: str) -> None:
     with _client(database_url, rate_limit="2/minute") as api:
-        statuses = [api.get("/health").status_code for _ in range(3)]
+        statuses = [api.get("/").status_code for _ in range(3)]
         # A user's own budget is separate from the address's.
         assert api.get("/todos", headers=TEMPLATE_AUTH).status_code == 200
     assert statuses == [200, 200, 429]
+
+
+def test_probes_are_never_limited(database_url: str) -> None:
+    """A kubelet or load balancer polls from one address (a proxy's, say): never a 429."""
+    with _client(database_url, rate_limit="1/minute") as api:
+        answers = [api.get(path) for path in ["/health", "/ready"] * 3]
+        answers.append(api.head("/health"))
+        assert api.get("/").status_code == 200  # the address's budget is untouched
+    assert [answer.status_code for answer in answers] == [200] * 7
+    assert all("ratelimit" not in answer.headers for answer in answers)
 
 
 def test_password_attempts_have_their_own_tighter_limit(database_url: str) -> None:
@@ -44,6 +54,62 @@ def test_password_attempts_have_their_own_tighter_limit(database_url: str) -> No
         statuses = [api.post("/tokens", json=wrong).status_code for _ in range(4)]
         assert api.get("/todos", headers=TEMPLATE_AUTH).status_code == 200
     assert statuses == [401, 401, 401, 429]
+
+
+@pytest.mark.parametrize(
+    "credential",
+    [
+        {"Authorization": "Bearer todo_" + "x" * 43},  # made up: unknown
+        {"Authorization": "Bearer nonsense"},
+        {"Cookie": "todo_session=made-up"},
+        {},  # none at all
+    ],
+)
+def test_refused_credentials_count_per_address_before_any_lookup(
+    database_url: str, credential: dict[str, str]
+) -> None:
+    """A storm of 401s from one address gets 429, and then nothing more is looked up: after a
+    storm of refused credentials even a valid token from that address is refused for the
+    window (it cannot be told from a made-up one without a query). Requests without any
+    credential have a budget of their own, which verified callers do not share. Another
+    address is not affected."""
+    app = create_app(Settings(database_url=database_url, rate_limit="3/minute"))
+    with TestClient(_from_addresses(app), base_url=API_BASE_URL) as api:
+        storm = {"X-Test-Address": "192.0.2.1", **credential}
+        answers = [api.get("/todos", headers=storm) for _ in range(4)]
+        valid_from_there = api.get(
+            "/todos", headers={**TEMPLATE_AUTH, "X-Test-Address": "192.0.2.1"}
+        )
+        elsewhere = {"X-Test-Address": "192.0.2.2"}
+        refused_elsewhere = api.get("/todos", headers={**elsewhere, **credential})
+        valid_elsewhere = api.get("/todos", headers={**TEMPLATE_AUTH, **elsewhere})
+    assert [answer.status_code for answer in answers] == [401, 401, 401, 429]
+    assert answers[0].headers["ratelimit-policy"] == '"requests";q=3;w=60'
+    assert answers[0].headers["ratelimit"].startswith('"requests";r=2;t=')
+    assert answers[-1].json()["type"] == "urn:todo-api:problem:rate-limited"
+    assert 1 <= int(answers[-1].headers["retry-after"]) <= 60
+    assert answers[-1].headers["x-content-type-options"] == "nosniff"
+    assert valid_from_there.status_code == (429 if credential else 200)
+    assert refused_elsewhere.status_code == 401
+    assert valid_elsewhere.status_code == 200
+    # The user's own budget: the valid request from the first address spent one of it.
+    remaining = 2 if credential else 1
+    assert valid_elsewhere.headers["ratelimit"].startswith(f'"requests";r={remaining};t=')
+
+
+def test_a_read_tokens_refused_writes_count_per_address(database_url: str) -> None:
+    """A 403 from the edge counts like a 401: only callers that pass count per user."""
+    app = create_app(Settings(database_url=database_url, rate_limit="2/minute"))
+    with TestClient(app, base_url=API_BASE_URL) as api:
+        issued = api.post(
+            "/tokens",
+            json={"username": "tester", "password": ACCOUNT_PASSWORD, "scopes": ["read"]},
+        )
+        assert issued.status_code == 201
+        reader = {"Authorization": f"Bearer {issued.json()['token']}"}
+        refused = [api.post("/todos", json={"title": "x"}, headers=reader) for _ in range(3)]
+        assert [answer.status_code for answer in refused] == [403, 403, 429]
+        assert api.get("/todos", headers=TEMPLATE_AUTH).status_code == 429  # same address
 
 
 def _from_addresses(app: ASGIApp) -> ASGIApp:

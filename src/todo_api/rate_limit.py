@@ -3,12 +3,14 @@
 Two layers around the authentication middleware share one set of counters (`RateLimits`):
 
 - `AddressRateLimitMiddleware`, outside authentication: every request that does not reach
-  the routes as a verified caller — anonymous ones, and those whose credential is refused
-  (401, 403) — counts against TODO_RATE_LIMIT per client address. Once an address has spent
-  its window, its requests get 429 *before* any credential is looked up, so a storm of made-up
-  tokens costs neither a query each nor an answer that tells them apart. Password attempts
-  (POST /users, /tokens, /session; PATCH and DELETE /me) count besides against
-  TODO_PASSWORD_RATE_LIMIT per address, before anything else is done.
+  the routes as a verified caller counts against TODO_RATE_LIMIT per client address, in one of
+  two budgets: requests without a credential (the public routes, 401s for a missing one), and
+  requests whose credential was refused (401 unknown, expired, revoked; 403 scope or CSRF).
+  Once a budget is spent, the address's requests of that kind get 429 *before* anything is
+  looked up: a storm of made-up tokens costs neither a query each nor an answer. The budgets
+  are apart so that anonymous traffic (a browser on /docs) cannot spend the one that verified
+  callers sharing the address need. Password attempts (POST /users, /tokens, /session; PATCH
+  and DELETE /me) count besides against TODO_PASSWORD_RATE_LIMIT per address, first.
 - `CallerRateLimitMiddleware`, inside authentication: a verified caller's requests count
   against TODO_RATE_LIMIT per user (from every address together), as the fast lane and the
   FastAPI routes see them.
@@ -32,7 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from todo_api.config import Settings
 from todo_api.deps import CALLER_SCOPE_KEY
-from todo_api.domain.accounts import Caller
+from todo_api.domain.accounts import Caller, is_public
 from todo_api.problems import problem_response
 
 RATE_LIMIT_OFF = "off"
@@ -48,6 +50,7 @@ _PASSWORD_ROUTES = frozenset(
     }
 )
 Fields = list[tuple[bytes, bytes]]
+_CREDENTIAL_HEADERS = frozenset({b"authorization", b"cookie"})
 
 
 class _Policy:
@@ -106,15 +109,21 @@ class AddressRateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         client = scope.get("client")
-        key = f"address:{client[0] if client else 'unknown'}"
+        address = client[0] if client else "unknown"
+        method, path = scope["method"], scope["path"]
         fields: Fields = []
-        if self.passwords is not None and (scope["method"], scope["path"]) in _PASSWORD_ROUTES:
-            allowed, password_fields, seconds = self.passwords.hit(key)
+        if self.passwords is not None and (method, path) in _PASSWORD_ROUTES:
+            allowed, password_fields, seconds = self.passwords.hit(f"address:{address}")
             if not allowed:
                 await _too_many(seconds, password_fields, scope, receive, send)
                 return
             fields += password_fields
         requests = self.requests
+        # Which budget: a credential on a public route is not looked at (authentication.py).
+        credentialed = not is_public(method, path) and any(
+            name in _CREDENTIAL_HEADERS for name, _ in scope["headers"]
+        )
+        key = f"refused:{address}" if credentialed else f"address:{address}"
         if requests is not None and (spent := requests.spent(key)) is not None:
             request_fields, seconds = spent
             await _too_many(seconds, fields + request_fields, scope, receive, send)
