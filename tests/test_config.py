@@ -116,3 +116,10 @@ def test_public_url_must_be_absolute(monkeypatch: pytest.MonkeyPatch) -> None:
         Settings()
     monkeypatch.setenv("TODO_PUBLIC_URL", "https://todo.example/api/")
     assert Settings().public_url == "https://todo.example/api"
+
+
+def test_a_default_token_lifetime_past_the_maximum_stops_the_start() -> None:
+    """Else POST /tokens would issue, by default, tokens longer than any may ask for."""
+    with pytest.raises(ValidationError, match="TODO_TOKEN_DEFAULT_DAYS"):
+        Settings(token_default_days=400, token_max_days=365)
+    assert Settings(token_default_days=30, token_max_days=30).token_default_days == 30

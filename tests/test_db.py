@@ -2,6 +2,7 @@
 
 import datetime as dt
 import multiprocessing
+import stat
 from functools import partial
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from support import API_BASE_URL, TEMPLATE_AUTH
+from support import ACCOUNT_PASSWORD, API_BASE_URL, TEMPLATE_AUTH
 from todo_api import repository
 from todo_api.app import create_app
 from todo_api.config import Settings
@@ -100,3 +101,17 @@ def test_database_directory_is_created(tmp_path: Path) -> None:
     upgrade_to_head(database.engine)
     database.close()
     assert (tmp_path / "a" / "b" / "todo.db").exists()
+
+
+def test_a_new_database_and_its_wal_files_are_private(tmp_path: Path) -> None:
+    """They hold password and token hashes: 0600, not the umask's usual 0644 (SQLite gives
+    -wal and -shm the database file's mode)."""
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'todo.db'}", rate_limit="off")
+    with TestClient(create_app(settings), base_url=API_BASE_URL) as api:
+        created = api.post("/users", json={"username": "ada", "password": ACCOUNT_PASSWORD})
+        assert created.status_code == 201
+        modes = {
+            name: stat.S_IMODE((tmp_path / name).stat().st_mode)
+            for name in ("todo.db", "todo.db-wal", "todo.db-shm")
+        }
+    assert modes == {"todo.db": 0o600, "todo.db-wal": 0o600, "todo.db-shm": 0o600}

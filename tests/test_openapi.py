@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from jsonschema import Draft202012Validator
 
 from contract import Contract, ContractViolation
+from support import API_BASE_URL
 from todo_api.app import create_app
 from todo_api.config import Settings
 
@@ -152,3 +153,54 @@ def test_a_single_valued_filter_given_twice_is_422(client: TestClient, method: s
     assert response.json()["errors"][0]["loc"] == ["query", "completed"]
     assert [todo["title"] for todo in client.get("/todos").json()] == ["kept"]
     assert client.get("/todos", params=[("tag", "a"), ("tag", "b")]).status_code == 200
+
+
+def test_the_document_says_how_to_authenticate() -> None:
+    """Swagger's Authorize button: a bearer token, or the session cookie with its CSRF header."""
+    full = document()
+    schemes = full["components"]["securitySchemes"]
+    assert schemes["bearerToken"] == {**schemes["bearerToken"], "type": "http", "scheme": "bearer"}
+    assert (schemes["sessionCookie"]["in"], schemes["sessionCookie"]["name"]) == (
+        "cookie",
+        "todo_session",
+    )
+    assert (schemes["csrfToken"]["in"], schemes["csrfToken"]["name"]) == (
+        "header",
+        "X-CSRF-Token",
+    )
+    paths = full["paths"]
+    assert paths["/tokens"]["post"]["security"] == []
+    assert paths["/todos"]["get"]["security"] == [{"bearerToken": []}, {"sessionCookie": []}]
+    assert paths["/todos"]["post"]["security"] == [
+        {"bearerToken": []},
+        {"sessionCookie": [], "csrfToken": []},
+    ]
+    assert full["security"] == paths["/todos"]["post"]["security"]
+
+
+def test_without_accounts_the_document_asks_for_no_credential() -> None:
+    full = create_app(Settings(auth="disabled")).openapi()
+    assert "securitySchemes" not in full["components"]
+    assert all("security" not in operation for _, _, operation in operations_of(full))
+
+
+def operations_of(full: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (method.upper(), path, operation)
+        for path, by_method in full["paths"].items()
+        for method, operation in by_method.items()
+    ]
+
+
+@pytest.mark.parametrize(("method", "path", "operation"), operations())
+def test_an_operation_needs_a_credential_exactly_when_the_document_says(
+    settings: Settings, method: str, path: str, operation: dict[str, Any]
+) -> None:
+    """Without a credential: 401 where `security` names schemes, never where it is `[]`."""
+    with TestClient(create_app(settings), base_url=API_BASE_URL) as anonymous:
+        response = anonymous.request(method, re.sub(r"\{[^}]+\}", "1", path), json={})
+    if operation["security"]:
+        assert response.status_code == 401, response.text
+        assert "401" in operation["responses"]
+    else:
+        assert response.status_code != 401, response.text

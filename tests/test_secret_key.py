@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-from support import API_BASE_URL, TEMPLATE_AUTH
+from support import API_BASE_URL, TEMPLATE_AUTH, run_in_process
 from todo_api.app import create_app
 from todo_api.config import Settings
 from todo_api.secret_key import KEY_FILE_NAME
@@ -82,3 +82,36 @@ def test_the_key_can_come_from_a_file(tmp_path: Path, monkeypatch: pytest.Monkey
     settings = Settings()
     assert settings.secret_key is not None
     assert settings.secret_key.get_secret_value() == STRONG_KEY
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("TODO_SECRET_KEY", "short-but-secret"),
+        ("TODO_SECRET_KEY", "changeme-but-also-a-real-secret-0123456789"),
+        ("TODO_SECRET_KEY_FILE", "short-from-a-file"),
+        ("TODO_DATABASE_URL", "postgresql://todo:hunter2-db-password@db.example/todo"),
+    ],
+)
+def test_a_refused_secret_is_never_printed(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    variable: str,
+    value: str,
+) -> None:
+    """The start-up error names the setting and what is wrong, never the value (pydantic's
+    `input_value=…` would print it, to a log that many people read)."""
+    if variable.endswith("_FILE"):
+        secret_file = tmp_path / "secret"
+        secret_file.write_text(value)
+        env = {variable: str(secret_file)}
+    else:
+        env = {variable: value}
+    result = run_in_process(capsys, monkeypatch, "migrate", env=env)
+    assert result.returncode == 2
+    assert "invalid configuration" in result.stderr
+    setting = variable.removeprefix("TODO_").removesuffix("_FILE").lower()
+    assert setting in result.stderr
+    assert value not in result.stderr + result.stdout
+    assert "hunter2" not in result.stderr
