@@ -17,8 +17,6 @@ import subprocess
 import sys
 import termios
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -27,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from container_http import account_headers, http
 from support import missing_part
 
 pytestmark = pytest.mark.container
@@ -87,35 +86,6 @@ def poll(condition: Callable[[], Any], timeout: float, what: str) -> Any:
         if time.monotonic() >= deadline:
             pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(POLL_SECONDS)
-
-
-def http(
-    method: str,
-    url: str,
-    body: Any = None,
-    timeout: float = 5,
-    headers: dict[str, str] | None = None,
-) -> tuple[int, Any]:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})  # noqa: S310
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
-
-
-def account_headers(base: str, username: str = "ada") -> dict[str, str]:
-    """Register on the served API (TODO_AUTH=required is the image's default) and make a
-    token, as a new user would: the headers that authenticate as that user."""
-    credentials = {"username": username, "password": "a container test passphrase"}
-    status, created = http("POST", f"{base}/users", credentials)
-    assert status == 201, created
-    status, issued = http("POST", f"{base}/tokens", credentials)
-    assert status == 201, issued
-    return {"Authorization": f"Bearer {issued['token']}"}
 
 
 @dataclass

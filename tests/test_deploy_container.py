@@ -7,14 +7,11 @@ The image is built once per module as `todo-api:deploy-test` on the local stand-
 (scripts/build-base-image), then copied into the unprivileged user's Podman store.
 """
 
-import json
 import os
 import pwd
 import shutil
 import subprocess
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from container_http import account_headers, http
 from support import PROJECT_ROOT, free_port, missing_part
 
 pytestmark = pytest.mark.container
@@ -60,18 +58,6 @@ def run(
     if result.returncode != 0:
         pytest.fail(f"{' '.join(args)} exited {result.returncode}:\n{result.stderr[-3000:]}")
     return result
-
-
-def http(method: str, url: str, body: Any = None) -> tuple[int, Any]:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method)  # noqa: S310
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
 
 
 def wait_until_ready(base_url: str, still_running: Any) -> None:
@@ -246,11 +232,13 @@ def test_rootless_podman_serves_and_keeps_data_in_a_volume_chowned_by_U(
 ) -> None:
     data = podman.folder()
     first = podman.serve("-v", f"{data}:/data:U")
-    status, todo = http("POST", f"{first}/todos", {"title": "survives a new container"})
+    headers = account_headers(first)  # the account and its token live in the volume too
+    todo_body = {"title": "survives a new container"}
+    status, todo = http("POST", f"{first}/todos", todo_body, headers=headers)
     assert status == 201
     podman.stop_all()
     second = podman.serve("-v", f"{data}:/data:U")
-    status, again = http("GET", f"{second}/todos/{todo['id']}")
+    status, again = http("GET", f"{second}/todos/{todo['id']}", headers=headers)
     assert status == 200
     assert {**again, "url": None} == {**todo, "url": None}  # the URL names the new port
     # :U gave the folder to the container's UID 10001, i.e. that subordinate ID on the host.
@@ -263,7 +251,8 @@ def test_rootless_podman_with_keep_id_writes_as_the_host_user(podman: RootlessPo
     base_url = podman.serve(
         "--userns", f"keep-id:uid={APP_UID},gid={APP_UID}", "-v", f"{data}:/data"
     )
-    assert http("POST", f"{base_url}/todos", {"title": "mine"})[0] == 201
+    headers = account_headers(base_url)
+    assert http("POST", f"{base_url}/todos", {"title": "mine"}, headers=headers)[0] == 201
     assert (data / "todo.db").stat().st_uid == podman.user.pw_uid
 
 
