@@ -1,18 +1,134 @@
-"""SQL for the full-text index's queue (SQLite): new todos wait in it until a search needs them.
+"""SQL for the full-text index (SQLite): its queue of new todos, and how a search asks it.
 
-Migration 0004 made inserts queue a todo's id in `todos_fts_pending` instead of indexing it at
-once (its docstring has the measurements). The running code owns its own copy of the statement
-that empties the queue into `todos_fts`: a migration is frozen history, never imported.
+The queue. Migration 0004 made inserts queue a todo's id in `todos_fts_pending` instead of
+indexing it at once (its docstring has the measurements); a search first moves the queue into
+`todos_fts` (`index_pending_search`), so results are exact right after a write.
+
+Asking. Since migration 0006 the index holds each todo's owner as the token `u<owner_id>` in
+its `owner` column, so a search costs what the caller's own matches cost (docs/performance.md,
+"Search"). `plan_search` turns the user's words into an FTS5 query and picks one of two ways:
+
+- `GATHER`: the caller's matches come from the index (`owner : "u42" AND ...`) and are sorted;
+  the cost follows the caller's number of matches, so it is chosen while they are few
+  (at most `GATHER_LIMIT`, counted by asking for one more);
+- `WALK`: the sort's own index is read in order from the cursor, each row checked against the
+  index (`rowid = todos.id`) until the page is full; the cost follows page size / density, so it
+  is chosen when the caller has many matches.
+
+The last word is a prefix. FTS5 answers a prefix by merging the doclists of every term it
+covers, every user's, each time a query starts: once per row in a walk (measured 3 s a page).
+So the prefix is first expanded into the exact terms it covers (`todos_fts_terms`, a few index
+seeks), and the query ORs them; past `MAX_PREFIX_TERMS` terms, or for a word that is not plain
+ASCII (whose folding only the tokenizer knows), the prefix query stays and the plan gathers.
+
+The running code owns its own copies of the statements: a migration is frozen history.
 """
+
+import re
+from enum import StrEnum
+from typing import NamedTuple
 
 from sqlalchemy.engine import Connection
 
-# The same statement migration 0004's catch-up trigger runs every 1024th insert.
-_INDEX_PENDING = """INSERT INTO todos_fts(rowid, title, description)
-        SELECT id, title, coalesce(description, '') FROM todos
-        WHERE id IN (SELECT todo_id FROM todos_fts_pending)"""
+from todo_api.errors import InvalidParameter
+
+# The same statement migration 0006's catch-up trigger runs every 1024th insert.
+_INDEX_PENDING = """INSERT INTO todos_fts(rowid, owner, title, description)
+        SELECT t.id, 'u' || t.owner_id, t.title, coalesce(t.description, '') FROM todos AS t
+        WHERE t.id IN (SELECT todo_id FROM todos_fts_pending)"""
 _CLEAR_PENDING = "DELETE FROM todos_fts_pending"
 _ANY_PENDING = "SELECT EXISTS (SELECT 1 FROM todos_fts_pending)"
+_NEXT_TERM = "SELECT term FROM todos_fts_terms WHERE term >= ? AND term < ? LIMIT 1"
+_COUNT_MATCHES = (
+    "SELECT count(*) FROM (SELECT rowid FROM todos_fts WHERE todos_fts MATCH ? LIMIT ?)"
+)
+
+# Below this many matches of the caller, gathering them beats walking the sort's index
+# (docs/performance.md has the crossing measured).
+GATHER_LIMIT = 2_000
+# A prefix covering more terms than this is left to FTS5 (and the plan gathers).
+MAX_PREFIX_TERMS = 16
+# Terms are runs of letters and digits: none continues with this, so `term + _AFTER` sorts after
+# the term and before every longer term it prefixes.
+_AFTER = "\x01"
+_SEARCH_WORD = re.compile(r"\w+")
+_TEXT_COLUMNS = "{title description}"
+
+
+class Method(StrEnum):
+    GATHER = "gather"
+    WALK = "walk"
+
+
+class SearchPlan(NamedTuple):
+    """How to filter a page on the user's words: `expression` is the FTS5 query `method` binds."""
+
+    method: Method
+    expression: str
+
+
+def search_words(text: str) -> list[str]:
+    words = _SEARCH_WORD.findall(text)
+    if not words:
+        raise InvalidParameter("q", "give at least one word to search for")
+    return words
+
+
+def owned_expression(owner_id: int, text: str) -> str:
+    """The user's words as an FTS5 query over one owner's todos, the last word as a prefix.
+
+    Every word must occur in the title or description; quoting each means no input can be
+    FTS5 syntax, so no input can make the query fail.
+    """
+    words = search_words(text)
+    return _owned(owner_id, _words_expression(words[:-1], f'"{words[-1]}"*'))
+
+
+def plan_search(connection: Connection, owner_id: int, text: str) -> SearchPlan | None:
+    """The cheapest exact way to find the owner's todos matching `text`; None when none can."""
+    words = search_words(text)
+    if connection.dialect.name != "sqlite":  # PostgreSQL's search comes with its own revision
+        return SearchPlan(Method.GATHER, owned_expression(owner_id, text))
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    terms = _prefix_terms(driver, words[-1])
+    if terms == []:
+        return None  # no indexed word starts with the last one
+    if terms is None:
+        return SearchPlan(Method.GATHER, owned_expression(owner_id, text))
+    last = "(" + " OR ".join(f'"{term}"' for term in terms) + ")"
+    rows_expression = _words_expression(words[:-1], last)
+    owned = _owned(owner_id, rows_expression)
+    (count,) = driver.execute(_COUNT_MATCHES, (owned, GATHER_LIMIT + 1)).fetchone()
+    if count <= GATHER_LIMIT:
+        return SearchPlan(Method.GATHER, owned)
+    return SearchPlan(Method.WALK, rows_expression)
+
+
+def _words_expression(exact_words: list[str], last: str) -> str:
+    return f"{_TEXT_COLUMNS} : (" + " AND ".join([*(f'"{w}"' for w in exact_words), last]) + ")"
+
+
+def _owned(owner_id: int, expression: str) -> str:
+    return f'owner : "u{owner_id}" AND {expression}'
+
+
+def _prefix_terms(driver: object, word: str) -> list[str] | None:
+    """The index's terms that start with `word`, or None when they are too many to list (or the
+    word is not plain ASCII, whose folding only the tokenizer knows)."""
+    if not (word.isascii() and word.isalnum()):
+        return None
+    prefix = word.lower()
+    end = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    terms: list[str] = []
+    start = prefix
+    while len(terms) <= MAX_PREFIX_TERMS:
+        row = driver.execute(_NEXT_TERM, (start, end)).fetchone()  # type: ignore[attr-defined]
+        if row is None:
+            return terms
+        terms.append(row[0])
+        start = row[0] + _AFTER
+    return None
 
 
 def search_index_is_behind(connection: Connection) -> bool:

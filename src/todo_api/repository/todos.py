@@ -1,8 +1,7 @@
 """SQL for todos: point reads and writes, and filtered keyset pages (bulk changes: todo_bulk)."""
 
 import datetime as dt
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any, Literal, NamedTuple
 
@@ -27,6 +26,7 @@ from todo_api.pagination import Position, SortKey
 from todo_api.performance.driver_statements import fetch
 from todo_api.repository import lists as lists_repository
 from todo_api.repository.access import reachable
+from todo_api.repository.search_index import Method, owned_expression, plan_search
 from todo_api.repository.tags import set_todo_tags
 from todo_api.tables import todo_tags, todos
 
@@ -91,7 +91,6 @@ _OWNED = sa.and_(
 _SELECT_ONE = sa.select(*_COLUMNS).where(_OWNED)
 _INSERT = sa.insert(todos).returning(*_COLUMNS)
 _DELETE_ONE = sa.delete(todos).where(_OWNED)
-_SEARCH_WORD = re.compile(r"\w+")
 _NEW_TODO_DEFAULTS: dict[str, Any] = {
     "description": None,
     "completed": False,
@@ -231,7 +230,7 @@ class _Shape:
     due_before: bool
     due_after: bool
     overdue: bool | None
-    search: bool
+    search: Method | None  # how the words are matched (search_index.plan_search)
 
 
 def _shape(filters: TodoCriteria) -> _Shape:
@@ -243,7 +242,7 @@ def _shape(filters: TodoCriteria) -> _Shape:
         due_before=filters.due_before is not None,
         due_after=filters.due_after is not None,
         overdue=filters.overdue,
-        search=filters.q is not None,
+        search=None if filters.q is None else Method.GATHER,
     )
 
 
@@ -257,19 +256,13 @@ def filter_parameters(filters: TodoCriteria, owner_id: int, now: dt.datetime) ->
     if filters.overdue is not None:
         parameters["filter_now"] = now
     if filters.q is not None:
-        parameters["filter_q"] = search_expression(filters.q)
+        parameters["filter_q"] = owned_expression(owner_id, filters.q)
     return parameters
 
 
-def search_expression(text: str) -> str:
-    """The user's words as an FTS5 query: every word must occur, the last one as a prefix.
-
-    Quoting each word means no input can be FTS5 syntax, so no input can make the query fail.
-    """
-    words = _SEARCH_WORD.findall(text)
-    if not words:
-        raise InvalidParameter("q", "give at least one word to search for")
-    return " ".join(f'"{word}"' for word in words[:-1]) + f' "{words[-1]}"*'
+# SQLite FTS5 now; PostgreSQL's full-text search joins here with the scale-out work.
+_FTS_ROWID = sa.table("todos_fts", sa.column("rowid")).c.rowid
+_FTS_MATCH = sa.literal_column("todos_fts").op("MATCH")(sa.bindparam("filter_q"))
 
 
 def _filter_clauses(shape: _Shape) -> list[sa.ColumnElement[bool]]:
@@ -298,13 +291,10 @@ def _filter_clauses(shape: _Shape) -> list[sa.ColumnElement[bool]]:
             sa.not_(todos.c.completed),
         )
         clauses.append(overdue if shape.overdue else sa.not_(overdue))
-    if shape.search:
-        # SQLite FTS5 now; PostgreSQL's full-text search joins here with the scale-out work.
-        match = sa.literal_column("todos_fts").op("MATCH")(sa.bindparam("filter_q"))
-        matching_rows: sa.Select[Any] = (
-            sa.select(sa.literal_column("rowid")).select_from(sa.table("todos_fts")).where(match)
-        )
-        clauses.append(todos.c.id.in_(matching_rows))
+    if shape.search is Method.GATHER:  # the owner's matches, from the index
+        clauses.append(todos.c.id.in_(sa.select(_FTS_ROWID).where(_FTS_MATCH)))
+    elif shape.search is Method.WALK:  # each row in the sort's order, checked in the index
+        clauses.append(sa.exists().where(_FTS_MATCH, _FTS_ROWID == todos.c.id))
     return clauses
 
 
@@ -348,6 +338,12 @@ def list_todos(
     parameters = filter_parameters(filters, owner_id, now or clock.now())
     parameters["limit"] = limit
     shape = _shape(filters)
+    if filters.q is not None:
+        plan = plan_search(connection, owner_id, filters.q)
+        if plan is None:
+            return []
+        shape = replace(shape, search=plan.method)
+        parameters["filter_q"] = plan.expression
     if after is None:
         rows = fetch(connection, _page_statement(shape, sort_name, "first"), parameters)
     else:
