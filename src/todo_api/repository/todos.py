@@ -21,7 +21,7 @@ from todo_api.domain.ids import is_storable_id
 from todo_api.domain.order import order_key
 from todo_api.domain.tags import tag_key
 from todo_api.domain.versions import VersionCondition, require_version
-from todo_api.errors import InvalidParameter, TodoNotFound
+from todo_api.errors import TodoNotFound
 from todo_api.pagination import Position, SortKey
 from todo_api.performance.driver_statements import fetch
 from todo_api.repository import lists as lists_repository
@@ -294,7 +294,7 @@ def _filter_clauses(shape: _Shape) -> list[sa.ColumnElement[bool]]:
     if shape.search is Method.GATHER:  # the owner's matches, from the index
         clauses.append(todos.c.id.in_(sa.select(_FTS_ROWID).where(_FTS_MATCH)))
     elif shape.search is Method.WALK:  # each row in the sort's order, checked in the index
-        clauses.append(sa.exists().where(_FTS_MATCH, _FTS_ROWID == todos.c.id))
+        clauses.append(sa.exists().where(_FTS_MATCH, todos.c.id == _FTS_ROWID))
     return clauses
 
 

@@ -44,7 +44,7 @@ _BY_OWNER = [
     f"""CREATE VIRTUAL TABLE todos_fts USING fts5(
         owner, title, description, content='', tokenize='{TOKENIZER}')""",
     "CREATE VIRTUAL TABLE todos_fts_terms USING fts5vocab(todos_fts, instance)",
-    f"INSERT INTO todos_fts(rowid, owner, title, description) SELECT {INDEXED} FROM todos AS t",
+    f"INSERT INTO todos_fts(rowid, owner, title, description) SELECT {INDEXED} FROM todos AS t",  # noqa: S608
     "DELETE FROM todos_fts_pending",
     # Migration 0004's insert trigger (queue the id) stays; the catch-up one writes the index.
     f"""CREATE TRIGGER todos_fts_catch_up AFTER INSERT ON todos
@@ -53,7 +53,7 @@ _BY_OWNER = [
         INSERT INTO todos_fts(rowid, owner, title, description)
         VALUES (new.id, 'u' || new.owner_id, new.title, coalesce(new.description, ''));
         DELETE FROM todos_fts_pending;
-    END""",
+    END""",  # noqa: S608 (constants formatted in)
     """CREATE TRIGGER todos_fts_delete AFTER DELETE ON todos BEGIN
         INSERT INTO todos_fts(todos_fts, rowid, owner, title, description)
         SELECT 'delete', old.id, 'u' || old.owner_id, old.title, coalesce(old.description, '')
