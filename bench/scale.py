@@ -1,5 +1,9 @@
 """`python -m bench.run --scale-only`: does a page of todos cost the same at 1 000 and 1 000 000?
 
+Two shapes of 1,000,000: one user owning them all, and 1,000 users owning 1,000 each (measured
+as one of them). Beside plain pages, searches (`q=buy`, a word in 10% of the titles), held to
+the targets of issue 15 as well (`SEARCH_TARGETS`).
+
 Two SQLite databases, migrated like production and seeded straight through sqlite3 with rows
 built by the repository's own `stored_fields` (so every derived column matches what the app
 writes). Each query is a real `GET /todos` through the app in-process (TestClient), timed many
@@ -37,7 +41,7 @@ from todo_api.pagination import Position, cursor_signing_key, encode_cursor, que
 from todo_api.repository import todos as repository
 from todo_api.schemas import TodoPageQuery
 from todo_api.secret_key import secret_key
-from todo_api.tables import LOCAL_USER_ID, todo_tags, todos
+from todo_api.tables import LOCAL_USER_ID, lists, todo_tags, todos, users
 
 SMALL_ROWS = 1_000
 LARGE_ROWS = 1_000_000
@@ -52,7 +56,7 @@ SQL_REPETITIONS = 50  # per query and database, the page's SQL alone
 DEEP_FRACTION = 0.75
 
 # Bump when the seeded data changes shape, so cached databases are not reused.
-SEED_VERSION = 1
+SEED_VERSION = 2
 CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "todo-api-bench"
 BATCH_ROWS = 50_000
 SEED_RANDOM = 20_261_128
@@ -66,6 +70,13 @@ COMPLETED_SHARE = 0.30
 VERBS = ("buy", "call", "fix", "write", "plan", "review", "clean", "book", "send", "read")
 NOUNS = ("milk", "report", "dentist", "garden", "invoice", "flight", "letter", "car", "taxes")
 DUE_OFFSETS_MINUTES = (0, 60, 120, -300, 330)
+SEARCH_WORD = "buy"  # the first word of 10% of titles (VERBS)
+MANY_OWNERS = 1_000  # the many-users shape at 1M: todo n belongs to user (n - 1) % 1,000 + 1
+# Issue 15's targets besides the 1.5x: at 1M for one user, a search page's median ms (default
+# sort, other sorts); for one of 1,000 users, a search page within 3x of the same plain page.
+SEARCH_MS_DEFAULT_SORT = 20.0
+SEARCH_MS_OTHER_SORTS = 50.0
+SEARCH_OVER_PLAIN = 3.0
 
 _SQLITE = sqlite_dialect.dialect()
 _TODO_COLUMNS = [column.name for column in todos.columns]
@@ -74,6 +85,9 @@ _BIND = {
 }
 # Compiled by SQLAlchemy: positional parameters in table column order.
 _INSERT_TODO = str(sa.insert(todos).compile(dialect=_SQLITE, column_keys=_TODO_COLUMNS))
+# What migration 0006 indexes for every todo (the index is contentless: no 'rebuild').
+_INDEX_ALL = """INSERT INTO todos_fts(rowid, owner, title, description)
+    SELECT id, 'u' || owner_id, title, coalesce(description, '') FROM todos"""
 _INSERT_TAG = "INSERT INTO todo_tags (todo_id, tag_key, owner_id, name) VALUES (?, ?, ?, ?)"
 
 
@@ -84,7 +98,9 @@ class ScaleError(RuntimeError):
 # --- seeding ------------------------------------------------------------------------------
 
 
-def _todo_row(rng: random.Random, todo_id: int, list_id: int) -> tuple[tuple[Any, ...], list[str]]:
+def _todo_row(
+    rng: random.Random, todo_id: int, list_id: int, owner_id: int = LOCAL_USER_ID
+) -> tuple[tuple[Any, ...], list[str]]:
     """One todo as stored: API fields through the repository's own derivation, then SQLite text."""
     created_at = SEED_START + todo_id * CREATED_EVERY
     completed = rng.random() < COMPLETED_SHARE
@@ -116,7 +132,7 @@ def _todo_row(rng: random.Random, todo_id: int, list_id: int) -> tuple[tuple[Any
     values = {
         **repository.stored_fields(fields, updated_at),
         "id": todo_id,
-        "owner_id": LOCAL_USER_ID,
+        "owner_id": owner_id,
         "version": 1,
         "created_at": created_at,
         "updated_at": updated_at,
@@ -128,50 +144,83 @@ def _todo_row(rng: random.Random, todo_id: int, list_id: int) -> tuple[tuple[Any
     return row, tags
 
 
-def seed_database(path: Path, rows: int) -> float:
+def _add_owners(engine: Engine, owners: int) -> None:
+    """Users 2..`owners` beside the local user, each with a default list."""
+    with engine.begin() as connection:
+        connection.execute(
+            sa.insert(users),
+            [
+                {"id": n, "username": f"u{n}", "username_key": f"u{n}", "created_at": SEED_START}
+                for n in range(LOCAL_USER_ID + 1, owners + 1)
+            ],
+        )
+        connection.execute(
+            sa.insert(lists),
+            [
+                {
+                    "owner_id": n,
+                    "name": "Inbox",
+                    "is_default": True,
+                    "version": 1,
+                    "created_at": SEED_START,
+                    "updated_at": SEED_START,
+                }
+                for n in range(LOCAL_USER_ID + 1, owners + 1)
+            ],
+        )
+
+
+def seed_database(path: Path, rows: int, owners: int = 1) -> float:
     """Migrate a new database at `path` and fill it with `rows` todos; returns seconds taken.
 
-    The full-text insert trigger makes loading ~40% slower (9.4 s vs 6.8 s measured at 100K), so it
-    is dropped while loading, the index rebuilt once, and the trigger recreated from the
-    migration's own SQL.
+    With `owners` > 1, todo n belongs to user (n - 1) % owners + 1 (user 1 is the local user).
+    The full-text triggers make loading ~40% slower (9.4 s vs 6.8 s measured at 100K), so they
+    are dropped while loading, the index built once, and the triggers recreated from the
+    migrations' own SQL.
     """
     started = time.perf_counter()
     engine = create_engine(f"sqlite:///{path}")
     try:
         upgrade_to_head(engine)
+        if owners > 1:
+            _add_owners(engine, owners)
     finally:
         engine.dispose()
     connection = sqlite3.connect(path, isolation_level=None)
     try:
-        (list_id,) = connection.execute(
-            "SELECT id FROM lists WHERE owner_id = ? AND is_default", (LOCAL_USER_ID,)
-        ).fetchone()
+        list_ids = dict(connection.execute("SELECT owner_id, id FROM lists WHERE is_default"))
         # A scratch file until renamed into place: no journal, no fsync, a big page cache.
         connection.execute("PRAGMA journal_mode=OFF")
         connection.execute("PRAGMA synchronous=OFF")
         connection.execute("PRAGMA cache_size=-262144")
         connection.execute("BEGIN")
-        # Recreated as the migrations left it once the rows are in (and indexed in one go).
-        (fts_insert_trigger,) = connection.execute(
-            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'todos_fts_insert'"
-        ).fetchone()
-        connection.execute("DROP TRIGGER todos_fts_insert")
+        # Recreated as the migrations left them once the rows are in (and indexed in one go).
+        fts_insert_triggers = dict(
+            connection.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'trigger'"
+                " AND name IN ('todos_fts_insert', 'todos_fts_catch_up')"
+            )
+        )
+        for name in fts_insert_triggers:
+            connection.execute(f"DROP TRIGGER {name}")
         rng = random.Random(SEED_RANDOM)
         for first in range(1, rows + 1, BATCH_ROWS):
-            batch = [
-                _todo_row(rng, n, list_id) for n in range(first, min(first + BATCH_ROWS, rows + 1))
-            ]
+            batch = []
+            for n in range(first, min(first + BATCH_ROWS, rows + 1)):
+                owner_id = (n - 1) % owners + 1
+                batch.append(_todo_row(rng, n, list_ids[owner_id], owner_id))
             connection.executemany(_INSERT_TODO, [row for row, _ in batch])
             connection.executemany(
                 _INSERT_TAG,
                 [
-                    (row[0], tag_key(name), LOCAL_USER_ID, name)
+                    (row[0], tag_key(name), (row[0] - 1) % owners + 1, name)
                     for row, names in batch
                     for name in names
                 ],
             )
-        connection.execute("INSERT INTO todos_fts(todos_fts) VALUES('rebuild')")
-        connection.execute(fts_insert_trigger)
+        connection.execute(_INDEX_ALL)
+        for sql in fts_insert_triggers.values():
+            connection.execute(sql)
         connection.execute("COMMIT")
         connection.execute("ANALYZE")
         connection.execute("PRAGMA journal_mode=WAL")  # as the app leaves the file
@@ -180,23 +229,26 @@ def seed_database(path: Path, rows: int) -> float:
     return time.perf_counter() - started
 
 
-def cached_large_database(rows: int) -> tuple[Path, float | None]:
-    """The seeded database of `rows` todos from the cache, seeding it first if missing.
+def cached_large_database(rows: int, owners: int = 1) -> tuple[Path, float | None]:
+    """The seeded database of `rows` todos (of `owners` users) from the cache, seeding it first
+    if missing.
 
     Returns the path and the seconds seeding took (None when it came from the cache). Older
-    seeds of the same size (another migration head or seed version) are removed.
+    seeds of the same size and owners (another migration head or seed version) are removed.
     """
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    name = f"todos-{rows}-head{head_revision()}-seed{SEED_VERSION}.sqlite3"
+    shape = f"todos-{rows}-owners{owners}"
+    name = f"{shape}-head{head_revision()}-seed{SEED_VERSION}.sqlite3"
     path = CACHE_DIR / name
     if path.exists():
         return path, None
-    for stale in CACHE_DIR.glob(f"todos-{rows}-*.sqlite3*"):
-        stale.unlink()
-    print(f"scale: seeding {rows:,} todos into {path} (cached for later runs)", flush=True)
+    for pattern in (f"{shape}-*.sqlite3*", f"todos-{rows}-head*.sqlite3*"):  # and seed 1's
+        for stale in CACHE_DIR.glob(pattern):
+            stale.unlink()
+    print(f"scale: seeding {rows:,} todos of {owners:,} users into {path} (cached)", flush=True)
     scratch = path.with_name(f"{name}.partial")
     scratch.unlink(missing_ok=True)
-    seconds = seed_database(scratch, rows)
+    seconds = seed_database(scratch, rows, owners)
     scratch.rename(path)  # only a finished seed is ever found in the cache
     print(f"scale: seeded {rows:,} todos in {seconds:.1f} s", flush=True)
     return path, seconds
@@ -212,11 +264,22 @@ class PageQuery:
     sort: str
     filters: tuple[tuple[str, Any], ...] = ()
     deep: bool = False
+    many: bool = False  # at 1M, the many-users database (else the one-user one)
 
     @property
     def label(self) -> str:
         parts = [f"sort={self.sort}", *(f"{key}={_param(value)}" for key, value in self.filters)]
-        return "&".join(parts) + (" (deep)" if self.deep else "")
+        shape = "[many users] " if self.many else ""
+        return shape + "&".join(parts) + (" (deep)" if self.deep else "")
+
+    @property
+    def searches(self) -> bool:
+        return any(key == "q" for key, _ in self.filters)
+
+    def plain(self) -> "PageQuery":
+        """The same page without the search."""
+        filters = tuple((key, value) for key, value in self.filters if key != "q")
+        return PageQuery(self.sort, filters, self.deep, self.many)
 
     def api_query(self) -> TodoPageQuery:
         values: dict[str, Any] = {"sort": self.sort, "limit": PAGE_SIZE}
@@ -235,7 +298,11 @@ def measured_queries() -> list[PageQuery]:
         PageQuery("-created_at", (("completed", False),)),
         PageQuery("-created_at", (("tag", FILTER_TAG),)),
     ]
-    return [PageQuery(q.sort, q.filters, deep) for q in shapes for deep in (False, True)]
+    search = (("q", SEARCH_WORD),)
+    shapes += [PageQuery(sort, search) for sort in repository.SORTS]
+    for sort in repository.SORTS:  # for one user among many: each search beside its plain page
+        shapes += [PageQuery(sort, many=True), PageQuery(sort, search, many=True)]
+    return [PageQuery(q.sort, q.filters, deep, q.many) for q in shapes for deep in (False, True)]
 
 
 def _deep_id(connection: Connection, query: PageQuery) -> int:
@@ -244,6 +311,8 @@ def _deep_id(connection: Connection, query: PageQuery) -> int:
     for key, value in query.filters:
         if key == "completed":
             conditions.append(todos.c.completed == value)
+        elif key == "q":  # a verb starts the title; no other word starts with one (VERBS)
+            conditions.append(todos.c.title.startswith(f"{value} "))
         else:
             conditions.append(
                 sa.exists().where(
@@ -345,13 +414,15 @@ STATEMENT_SEPARATOR = ";\n"
 
 
 def _page_sql(statements: list[str]) -> str:
-    """The page's SELECTs (a cursor page may take two ranges), joined by STATEMENT_SEPARATOR."""
-    pages = [
+    """The page's SELECTs joined by STATEMENT_SEPARATOR: a search's planning (its prefix's terms,
+    the caller's matches counted), then the page (a cursor page may take two ranges)."""
+    selects = [
         sql for sql in statements if sql.lstrip().upper().startswith("SELECT") and "LIMIT" in sql
     ]
+    pages = [sql for sql in selects if sql.lstrip().startswith("SELECT todos.id")]
     if not 1 <= len(pages) <= 2:
         raise ScaleError(f"expected one or two page SELECTs, the app ran: {statements}")
-    return STATEMENT_SEPARATOR.join(pages)
+    return STATEMENT_SEPARATOR.join(selects)
 
 
 def query_plan(path: Path, sql: str) -> list[str]:
@@ -457,32 +528,42 @@ def scale_check(
     """Seed (or reuse) both databases, measure every query on both, print and return the results."""
     started = time.perf_counter()
     large_path, seed_seconds = cached_large_database(large_rows)
+    # Each of the many users owns as many todos as the small database holds.
+    owners = max(2, min(MANY_OWNERS, large_rows // SMALL_ROWS))
+    many_path, many_seed_seconds = cached_large_database(large_rows, owners)
     with tempfile.TemporaryDirectory(prefix="todo-scale-") as scratch, ExitStack() as stack:
         small_path = Path(scratch) / "small.sqlite3"
         seed_database(small_path, SMALL_ROWS)
-        paths = {"small": small_path, "large": large_path}
+        all_paths = {"small": small_path, "large": large_path, "many": many_path}
         trace = StatementTrace()
         stack.enter_context(trace.installed())
         clients = {}
         signing_keys = {}
-        for size, path in paths.items():
+        for size, path in all_paths.items():
             # The seeded todos are the local user's; the page cost is SQL, not authentication.
             settings = Settings(database_url=f"sqlite:///{path}", access_log=False, auth="disabled")
-            clients[size] = stack.enter_context(TestClient(create_served_app(settings)))
+            app = create_served_app(settings)  # loopback servers check Host: "localhost"
+            clients[size] = stack.enter_context(TestClient(app, base_url="http://localhost"))
             signing_keys[size] = cursor_signing_key(secret_key(settings))  # the app's own key
         results = [QueryResult(query) for query in measured_queries()]
+
+        def database(query: PageQuery, size: str) -> str:
+            return "many" if size == "large" and query.many else size
+
         for result in results:
+            paths = {size: all_paths[database(result.query, size)] for size in SIZES}
             for size, path in paths.items():
-                params = request_params(result.query, f"sqlite:///{path}", signing_keys[size])
+                key = signing_keys[database(result.query, size)]
+                params = request_params(result.query, f"sqlite:///{path}", key)
                 result.params[size] = params
                 with trace.recording() as statements:
-                    page = clients[size].get("/todos", params=params)
+                    page = clients[database(result.query, size)].get("/todos", params=params)
                 if page.status_code != 200 or len(page.json()) != PAGE_SIZE:
                     raise ScaleError(
                         f"{result.query.label} at {size}: not a full page: {page.text[:300]}"
                     )
                 result.sql[size] = _page_sql(statements)
-            result.plan = query_plan(large_path, result.sql["large"])
+            result.plan = query_plan(paths["large"], result.sql["large"])
         print(
             f"scale: {len(results)} queries x {rounds} rounds x {repetitions} requests"
             f" on each database, alternating",
@@ -492,15 +573,19 @@ def scale_check(
             order = SIZES if number % 2 == 0 else SIZES[::-1]
             for result in results:
                 for size in order:
-                    client, params = clients[size], result.params[size]
+                    client = clients[database(result.query, size)]
+                    params = result.params[size]
                     if number == 0:
                         _timed_requests(client, params, WARMUP_REPETITIONS)
                     result.request_ms[size] += _timed_requests(client, params, repetitions)
         for result in results:
             for size in SIZES:
-                result.sql_ms[size] = _timed_sql(paths[size], result.sql[size], SQL_REPETITIONS)
+                path = all_paths[database(result.query, size)]
+                result.sql_ms[size] = _timed_sql(path, result.sql[size], SQL_REPETITIONS)
     print()
-    print(render(results, large_rows, seed_seconds, large_path, time.perf_counter() - started))
+    seeding = {"one user": seed_seconds, f"{owners:,} users": many_seed_seconds}
+    paths_by_shape = {"one user": large_path, f"{owners:,} users": many_path}
+    print(render(results, large_rows, seeding, paths_by_shape, time.perf_counter() - started))
     return results
 
 
@@ -514,18 +599,38 @@ def _rows_label(rows: int) -> str:
     return str(rows)
 
 
+def search_targets(results: Sequence[QueryResult]) -> list[tuple[str, bool]]:
+    """Issue 15's targets for the searches at 1M besides the 1.5x: (what, whether it holds)."""
+    by_query = {result.query: result for result in results}
+    checks = []
+    for result in results:
+        query = result.query
+        if not query.searches:
+            continue
+        ms = result.median("request", "large")
+        if query.many:
+            plain = by_query[query.plain()].median("request", "large")
+            limit = SEARCH_OVER_PLAIN * plain
+            what = f"{query.label}: {ms:.2f} ms <= {SEARCH_OVER_PLAIN:g}x plain ({limit:.2f} ms)"
+        else:
+            limit = SEARCH_MS_DEFAULT_SORT if query.sort == "-created_at" else SEARCH_MS_OTHER_SORTS
+            what = f"{query.label}: {ms:.2f} ms <= {limit:g} ms"
+        checks.append((what, ms <= limit))
+    return checks
+
+
 def render(
     results: Sequence[QueryResult],
     large_rows: int,
-    seed_seconds: float | None,
-    large_path: Path,
+    seed_seconds: dict[str, float | None],
+    large_paths: dict[str, Path],
     total_seconds: float,
 ) -> str:
     """The table (PASS/FAIL on the request ratio), then the plan of every query that fails or
     scans (marked `*`)."""
     small, large = _rows_label(SMALL_ROWS), _rows_label(large_rows)
     header = (
-        f"{'query':<40} {small + ' ms':>7} {large + ' ms':>7} {'ratio':>7}"
+        f"{'query':<50} {small + ' ms':>7} {large + ' ms':>7} {'ratio':>7}"
         f"  {'SQL ' + small:>7} {'SQL ' + large:>7} {'ratio':>7}  {'index at ' + large:<42} verdict"
     )
     lines = [
@@ -540,7 +645,7 @@ def render(
         problems = plan_problems(result.plan)
         key_only = result.query.deep and bounds_key_only(result.plan)
         lines.append(
-            f"{result.query.label:<40} {result.median('request', 'small'):>7.2f}"
+            f"{result.query.label:<50} {result.median('request', 'small'):>7.2f}"
             f" {result.median('request', 'large'):>7.2f} {result.ratio():>6.2f}x "
             f" {result.median('sql', 'small'):>7.3f} {result.median('sql', 'large'):>7.3f}"
             f" {result.ratio('sql'):>6.2f}x  {plan_index(result.plan):<42}"
@@ -552,21 +657,26 @@ def render(
             details += [f"  grows with the table: {problem}" for problem in problems]
             details.append(f"  SQL: {' '.join(result.sql['large'].split())}")
     failed = [r.query.label for r in results if not r.passed]
-    size_mb = large_path.stat().st_size / 1e6
-    seeding = (
-        f"seeded in {seed_seconds:.1f} s" if seed_seconds is not None else "reused from the cache"
-    )
+    targets = search_targets(results)
+    missed = [what for what, held in targets if not held]
     lines += [
         f"* the plan scans the table or sorts every match (plan below).  + after the cursor the"
         f" index range starts at the sort key alone, not (key, id): rows tied on the key are walked"
         f" (SQLite {sqlite3.sqlite_version}).",
         *details,
     ]
+    lines += ["", "search targets at " + large + " (median ms per request):"]
+    lines += [f"  {'PASS' if held else 'FAIL'}  {what}" for what, held in targets]
+    lines.append("")
+    for shape, path in large_paths.items():
+        seconds = seed_seconds[shape]
+        seeding = f"seeded in {seconds:.1f} s" if seconds is not None else "reused from the cache"
+        size_mb = path.stat().st_size / 1e6
+        lines.append(f"{large} database, {shape}: {path} ({size_mb:,.0f} MB, {seeding})")
     lines += [
-        "",
-        f"{large} database: {large_path} ({size_mb:,.0f} MB, {seeding})",
         f"scale check: {len(results) - len(failed)}/{len(results)} within {MAX_RATIO}x"
         + (f"; FAIL: {', '.join(failed)}" if failed else "")
+        + f"; search targets {len(targets) - len(missed)}/{len(targets)}"
         + f"; took {total_seconds:.0f} s",
     ]
     return "\n".join(lines)
