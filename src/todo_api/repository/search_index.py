@@ -4,11 +4,12 @@ The queue. Migration 0004 made inserts queue a todo's id in `todos_fts_pending` 
 indexing it at once (its docstring has the measurements); a search first moves the queue into
 `todos_fts` (`index_pending_search`), so results are exact right after a write.
 
-Asking. Since migration 0006 the index holds each todo's owner as the token `u<owner_id>` in
-its `owner` column, so a search costs what the caller's own matches cost (docs/performance.md,
-"Search"). `plan_search` turns the user's words into an FTS5 query and picks one of two ways:
+Asking. Since migration 0006 the index holds each todo's owner as a token in its `owner` column
+(U+E000 then the id: no search word contains U+E000, so none is ever an owner token), so a search
+costs what the caller's own matches cost (docs/performance.md, "Search at scale").
+`plan_search` turns the user's words into an FTS5 query and picks one of two ways:
 
-- `GATHER`: the caller's matches come from the index (`owner : "u42" AND ...`) and are sorted;
+- `GATHER`: the caller's matches come from the index (`owner : <token> AND ...`), then sorted;
   the cost follows the caller's number of matches, so it is chosen while they are few
   (at most `GATHER_LIMIT`, counted by asking for one more);
 - `WALK`: the sort's own index is read in order from the cursor, each row checked against the
@@ -34,7 +35,7 @@ from todo_api.errors import InvalidParameter
 
 # The same statement migration 0006's catch-up trigger runs every 1024th insert.
 _INDEX_PENDING = """INSERT INTO todos_fts(rowid, owner, title, description)
-        SELECT t.id, 'u' || t.owner_id, t.title, coalesce(t.description, '') FROM todos AS t
+        SELECT t.id, char(57344) || t.owner_id, t.title, coalesce(t.description, '') FROM todos AS t
         WHERE t.id IN (SELECT todo_id FROM todos_fts_pending)"""
 _CLEAR_PENDING = "DELETE FROM todos_fts_pending"
 _ANY_PENDING = "SELECT EXISTS (SELECT 1 FROM todos_fts_pending)"
@@ -52,7 +53,7 @@ MAX_PREFIX_TERMS = 16
 # the term and before every longer term it prefixes.
 _AFTER = "\x01"
 _SEARCH_WORD = re.compile(r"\w+")
-_TEXT_COLUMNS = "{title description}"
+_OWNER_MARK = "\ue000"  # starts every owner token (migration 0006)
 
 
 class Method(StrEnum):
@@ -77,8 +78,8 @@ def search_words(text: str) -> list[str]:
 def owned_expression(owner_id: int, text: str) -> str:
     """The user's words as an FTS5 query over one owner's todos, the last word as a prefix.
 
-    Every word must occur in the title or description; quoting each means no input can be
-    FTS5 syntax, so no input can make the query fail.
+    Every word must occur in the title or description (the owner column holds no word);
+    quoting each means no input can be FTS5 syntax, so no input can make the query fail.
     """
     words = search_words(text)
     return _owned(owner_id, _words_expression(words[:-1], f'"{words[-1]}"*'))
@@ -106,11 +107,11 @@ def plan_search(connection: Connection, owner_id: int, text: str) -> SearchPlan 
 
 
 def _words_expression(exact_words: list[str], last: str) -> str:
-    return f"{_TEXT_COLUMNS} : (" + " AND ".join([*(f'"{w}"' for w in exact_words), last]) + ")"
+    return " AND ".join([*(f'"{word}"' for word in exact_words), last])
 
 
 def _owned(owner_id: int, expression: str) -> str:
-    return f'owner : "u{owner_id}" AND {expression}'
+    return f'owner : "{_OWNER_MARK}{owner_id}" AND ({expression})'
 
 
 def _prefix_terms(driver: object, word: str) -> list[str] | None:
