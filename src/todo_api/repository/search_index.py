@@ -46,7 +46,7 @@ _COUNT_MATCHES = (
 
 # Below this many matches of the caller, gathering them beats walking the sort's index
 # (docs/performance.md has the crossing measured).
-GATHER_LIMIT = 2_000
+GATHER_LIMIT = 10_000
 # A prefix covering more terms than this is left to FTS5 (and the plan gathers).
 MAX_PREFIX_TERMS = 16
 # Terms are runs of letters and digits: none continues with this, so `term + _AFTER` sorts after
