@@ -543,8 +543,14 @@ def scale_check(
         clients = {}
         signing_keys = {}
         for size, path in all_paths.items():
-            # The seeded todos are the local user's; the page cost is SQL, not authentication.
-            settings = Settings(database_url=f"sqlite:///{path}", access_log=False, auth="disabled")
+            # The seeded todos are the local user's; the page cost is SQL, not authentication
+            # nor the rate limit (the check sends thousands of requests a minute).
+            settings = Settings(
+                database_url=f"sqlite:///{path}",
+                access_log=False,
+                auth="disabled",
+                rate_limit="off",
+            )
             app = create_served_app(settings)  # loopback servers check Host: "localhost"
             clients[size] = stack.enter_context(TestClient(app, base_url="http://localhost"))
             signing_keys[size] = cursor_signing_key(secret_key(settings))  # the app's own key
