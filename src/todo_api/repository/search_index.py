@@ -9,9 +9,9 @@ Asking. Since migration 0006 the index holds each todo's owner as a token in its
 costs what the caller's own matches cost (docs/performance.md, "Search at scale").
 `plan_search` turns the user's words into an FTS5 query and picks one of two ways:
 
-- `GATHER`: the caller's matches come from the index (`owner : <token> AND ...`), then sorted;
-  the cost follows the caller's number of matches, so it is chosen while they are few
-  (at most `GATHER_LIMIT`, counted by asking for one more);
+- `GATHER`: the caller's matches come from the index (`owner : <token> AND ...`, asking for
+  one more than `GATHER_LIMIT`); while they are no more, their ids are bound to the page's
+  statement (a JSON array) and the page sorts them: the cost follows the caller's matches;
 - `WALK`: the sort's own index is read in order from the cursor, each row checked against the
   index (`rowid = todos.id`) until the page is full; the cost follows page size / density, so it
   is chosen when the caller has many matches.
@@ -20,7 +20,8 @@ The last word is a prefix. FTS5 answers a prefix by merging the doclists of ever
 covers, every user's, each time a query starts: once per row in a walk (measured 3 s a page).
 So the prefix is first expanded into the exact terms it covers (`todos_fts_terms`, a few index
 seeks), and the query ORs them; past `MAX_PREFIX_TERMS` terms, or for a word that is not plain
-ASCII (whose folding only the tokenizer knows), the prefix query stays and the plan gathers.
+ASCII (whose folding only the tokenizer knows), the prefix query stays and the page's statement
+asks the index itself (`MATCHING`, as bulk changes by `q` do: they act on every match anyway).
 
 The running code owns its own copies of the statements: a migration is frozen history.
 """
@@ -29,6 +30,7 @@ import re
 from enum import StrEnum
 from typing import NamedTuple
 
+import orjson
 from sqlalchemy.engine import Connection
 
 from todo_api.errors import InvalidParameter
@@ -40,9 +42,7 @@ _INDEX_PENDING = """INSERT INTO todos_fts(rowid, owner, title, description)
 _CLEAR_PENDING = "DELETE FROM todos_fts_pending"
 _ANY_PENDING = "SELECT EXISTS (SELECT 1 FROM todos_fts_pending)"
 _NEXT_TERM = "SELECT term FROM todos_fts_terms WHERE term >= ? AND term < ? LIMIT 1"
-_COUNT_MATCHES = (
-    "SELECT count(*) FROM (SELECT rowid FROM todos_fts WHERE todos_fts MATCH ? LIMIT ?)"
-)
+_MATCHES = "SELECT rowid FROM todos_fts WHERE todos_fts MATCH ? LIMIT ?"
 
 # Below this many matches of the caller, gathering them beats walking the sort's index
 # (docs/performance.md has the crossing measured).
@@ -57,15 +57,17 @@ _OWNER_MARK = "\ue000"  # starts every owner token (migration 0006)
 
 
 class Method(StrEnum):
-    GATHER = "gather"
-    WALK = "walk"
+    MATCHING = "matching"  # id IN (the index's matches of `expression`)
+    GATHER = "gather"  # id IN (the ids listed in `matches`)
+    WALK = "walk"  # each row checked: EXISTS (the index matches `expression` at its id)
 
 
 class SearchPlan(NamedTuple):
-    """How to filter a page on the user's words: `expression` is the FTS5 query `method` binds."""
+    """How to filter a page on the user's words: the FTS5 query, or the matches' ids (JSON)."""
 
     method: Method
     expression: str
+    matches: str = "[]"
 
 
 def search_words(text: str) -> list[str]:
@@ -89,20 +91,22 @@ def plan_search(connection: Connection, owner_id: int, text: str) -> SearchPlan 
     """The cheapest exact way to find the owner's todos matching `text`; None when none can."""
     words = search_words(text)
     if connection.dialect.name != "sqlite":  # PostgreSQL's search comes with its own revision
-        return SearchPlan(Method.GATHER, owned_expression(owner_id, text))
+        return SearchPlan(Method.MATCHING, owned_expression(owner_id, text))
     driver = connection.connection.driver_connection
     assert driver is not None
     terms = _prefix_terms(driver, words[-1])
     if terms == []:
         return None  # no indexed word starts with the last one
     if terms is None:
-        return SearchPlan(Method.GATHER, owned_expression(owner_id, text))
+        return SearchPlan(Method.MATCHING, owned_expression(owner_id, text))
     last = "(" + " OR ".join(f'"{term}"' for term in terms) + ")"
     rows_expression = _words_expression(words[:-1], last)
     owned = _owned(owner_id, rows_expression)
-    (count,) = driver.execute(_COUNT_MATCHES, (owned, GATHER_LIMIT + 1)).fetchone()
-    if count <= GATHER_LIMIT:
-        return SearchPlan(Method.GATHER, owned)
+    ids = [row[0] for row in driver.execute(_MATCHES, (owned, GATHER_LIMIT + 1))]
+    if not ids:
+        return None
+    if len(ids) <= GATHER_LIMIT:
+        return SearchPlan(Method.GATHER, owned, orjson.dumps(ids).decode())
     return SearchPlan(Method.WALK, rows_expression)
 
 

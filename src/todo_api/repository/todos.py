@@ -242,7 +242,7 @@ def _shape(filters: TodoCriteria) -> _Shape:
         due_before=filters.due_before is not None,
         due_after=filters.due_after is not None,
         overdue=filters.overdue,
-        search=None if filters.q is None else Method.GATHER,
+        search=None if filters.q is None else Method.MATCHING,
     )
 
 
@@ -291,8 +291,11 @@ def _filter_clauses(shape: _Shape) -> list[sa.ColumnElement[bool]]:
             sa.not_(todos.c.completed),
         )
         clauses.append(overdue if shape.overdue else sa.not_(overdue))
-    if shape.search is Method.GATHER:  # the owner's matches, from the index
+    if shape.search is Method.MATCHING:  # the owner's matches, from the index
         clauses.append(todos.c.id.in_(sa.select(_FTS_ROWID).where(_FTS_MATCH)))
+    elif shape.search is Method.GATHER:  # the owner's matches, listed by plan_search
+        gathered = sa.func.json_each(sa.bindparam("filter_matches")).table_valued("value")
+        clauses.append(todos.c.id.in_(sa.select(gathered.c.value)))
     elif shape.search is Method.WALK:  # each row in the sort's order, checked in the index
         clauses.append(sa.exists().where(_FTS_MATCH, todos.c.id == _FTS_ROWID))
     return clauses
@@ -344,6 +347,7 @@ def list_todos(
             return []
         shape = replace(shape, search=plan.method)
         parameters["filter_q"] = plan.expression
+        parameters["filter_matches"] = plan.matches
     if after is None:
         rows = fetch(connection, _page_statement(shape, sort_name, "first"), parameters)
     else:
