@@ -7,7 +7,7 @@ indexing it at once (its docstring has the measurements); a search first moves t
 Asking. Since migration 0006 the index holds each todo's owner as a token in its `owner` column
 (U+E000 then the id: no search word contains U+E000, so none is ever an owner token), so a search
 costs what the caller's own matches cost (docs/performance.md, "Search at scale").
-`plan_search` turns the user's words into an FTS5 query and picks one of two ways:
+`plan_search` turns the user's words into an FTS5 query and picks one of two ways (`Method`):
 
 - `GATHER`: the caller's matches come from the index (`owner : <token> AND ...`, asking for
   one more than `GATHER_LIMIT`); while they are no more, their ids are bound to the page's
@@ -52,7 +52,7 @@ GATHER_LIMIT = 10_000
 # they are counted (up to GATHER_LIMIT + 1), which costs half of listing them (1.2 vs 2.5 ms for
 # 10,000 at 1M todos), and listed again only to gather.
 FIRST_LISTED = 1_000
-# A prefix covering more terms than this is left to FTS5 (and the plan gathers).
+# A prefix covering more terms than this is left to FTS5 (`Method.MATCHING`).
 MAX_PREFIX_TERMS = 16
 # Terms are runs of letters and digits: none continues with this, so `term + _AFTER` sorts after
 # the term and before every longer term it prefixes.
