@@ -14,10 +14,14 @@ from support import ACCOUNT_PASSWORD, API_BASE_URL, TEMPLATE_AUTH
 from todo_api import repository
 from todo_api.app import create_app
 from todo_api.config import Settings
-from todo_api.db import Database, create_engine
+from todo_api.db import SqliteDatabase, create_engine
 from todo_api.migrate import upgrade_to_head
 from todo_api.repository.todos import TodoCriteria
 from todo_api.tables import LOCAL_USER_ID
+
+pytestmark = (
+    pytest.mark.sqlite_only
+)  # SQLite's connection pragmas, file location and reads on the loop
 
 WRITES_PER_PROCESS = 150
 
@@ -40,7 +44,7 @@ def test_todos_survive_a_restart(settings: Settings) -> None:
 
 @pytest.mark.anyio
 async def test_a_failed_write_leaves_nothing_behind(database_url: str) -> None:
-    database = Database(database_url)
+    database = SqliteDatabase(database_url)
     upgrade_to_head(database.engine)
     now = dt.datetime.now(dt.UTC)
 
@@ -63,7 +67,7 @@ async def test_a_failed_write_leaves_nothing_behind(database_url: str) -> None:
 def _write_many(database_url: str, writer: int) -> None:
     import asyncio
 
-    database = Database(database_url)
+    database = SqliteDatabase(database_url)
     now = dt.datetime.now(dt.UTC)
 
     async def writes() -> None:
@@ -97,7 +101,7 @@ def test_two_processes_write_concurrently_without_lock_errors(database_url: str)
 
 
 def test_database_directory_is_created(tmp_path: Path) -> None:
-    database = Database(f"sqlite:///{tmp_path / 'a' / 'b' / 'todo.db'}")
+    database = SqliteDatabase(f"sqlite:///{tmp_path / 'a' / 'b' / 'todo.db'}")
     upgrade_to_head(database.engine)
     database.close()
     assert (tmp_path / "a" / "b" / "todo.db").exists()

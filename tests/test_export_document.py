@@ -18,7 +18,7 @@ from support import post_created as post
 from todo_api import export_document
 from todo_api.app import create_app
 from todo_api.config import Settings
-from todo_api.db import Database
+from todo_api.db import open_database
 from todo_api.export_document import ExportDocument
 from todo_api.repository.import_export import ImportedTodo
 from todo_api.tables import LOCAL_USER_ID, lists, todos, users
@@ -492,7 +492,7 @@ def test_an_export_streamed_in_pages_is_the_document_dumped_whole(
     client: TestClient, database_url: str, page_size: int
 ) -> None:
     rich_dataset(client)
-    database = Database(database_url)
+    database = open_database(database_url)
     try:
         with database.snapshot() as connection:
             chunks = list(

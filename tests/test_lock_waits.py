@@ -21,10 +21,14 @@ import sqlalchemy as sa
 
 from support import API_BASE_URL, TEMPLATE_AUTH, post_created, todo_api_server
 from todo_api import db
-from todo_api.db import Database
+from todo_api.db import SqliteDatabase
 from todo_api.errors import DatabaseBusy
 from todo_api.repository import todos as todos_repository
 from todo_api.tables import LOCAL_USER_ID
+
+pytestmark = (
+    pytest.mark.sqlite_only
+)  # SQLite's write lock (PostgreSQL's row locks: test_postgres.py)
 
 # What the issue asks of a read while another process holds the lock.
 READ_BOUND_SECONDS = 0.1
@@ -110,7 +114,7 @@ async def test_the_event_loop_runs_while_the_writer_waits(
 ) -> None:
     """In-process: a waiting write leaves the loop free; the write fails alone as DatabaseBusy."""
     monkeypatch.setattr(db, "BUSY_TIMEOUT_MS", 500)
-    database = Database(database_url)  # tmp_path / "todo.db", at head
+    database = SqliteDatabase(database_url)  # tmp_path / "todo.db", at head
     now = dt.datetime.now(dt.UTC)
 
     def create(connection: sa.Connection) -> int:

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.engine import Connection
 
 from todo_api import snapshot_stream
-from todo_api.db import Database
+from todo_api.db import Database, open_database
 from todo_api.snapshot_stream import ClientStalled, stream_off_loop
 
 WAIT_SECONDS = 10.0
@@ -59,7 +59,7 @@ async def drain(stream: AsyncIterator[int]) -> None:
 @pytest.fixture
 def database(database_url: str) -> Iterator[Database]:
     """The test's database, with a table of its own to count rows of."""
-    database = Database(database_url)
+    database = open_database(database_url)
     with database.engine.begin() as connection:
         connection.exec_driver_sql("CREATE TABLE marks (n INTEGER)")
     yield database
@@ -81,7 +81,9 @@ async def test_every_chunk_sees_the_state_the_stream_began_with(database: Databa
 
 
 @pytest.mark.anyio
-async def test_a_finished_stream_yields_all_and_ends_its_transaction(database: Database) -> None:
+async def test_a_finished_stream_yields_all_and_ends_its_transaction(
+    database: Database,
+) -> None:
     snapshots = Snapshots(database)
 
     def three(connection: Connection) -> Generator[int]:

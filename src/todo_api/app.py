@@ -10,7 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from todo_api import __version__, tracing
 from todo_api.authentication import AuthenticationMiddleware, warn_when_disabled
 from todo_api.config import Settings
-from todo_api.db import Database
+from todo_api.db import open_database, pool_limits
 from todo_api.metrics_middleware import MetricsMiddleware
 from todo_api.middleware import (
     AllowedHostsMiddleware,
@@ -71,8 +71,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         exit_with_parent()
         warn_when_disabled(settings)
-        database = Database(settings.database_url)
-        # Idempotent and serialized by the database's write lock: safe with several workers.
+        database = open_database(settings.database_url, pool_limits(settings))
+        # Idempotent and serialized (SQLite's write lock, PostgreSQL's advisory lock): safe with
+        # several workers and replicas.
         upgrade_to_head(database.engine)
         try:
             cursor_key = cursor_signing_key(secret_key(settings))

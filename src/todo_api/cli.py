@@ -153,13 +153,13 @@ def _run_uvicorn(
 
 
 def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
-    from todo_api.db import create_engine, prepare_database_location
+    from todo_api.db import create_engine, pool_limits, prepare_database_location
     from todo_api.db_faults import check_usable
     from todo_api.migrate import head_revision, upgrade_to_head
 
     prepare_database_location(settings.database_url)
     check_usable(settings.database_url)
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, pool_limits(settings))
     try:
         upgrade_to_head(engine)
     finally:
@@ -210,10 +210,10 @@ def _progress_bar(args: argparse.Namespace, **options: object) -> ProgressBar:
 
 
 def _migrated_database(settings: Settings) -> "Database":
-    from todo_api.db import Database
+    from todo_api.db import open_database, pool_limits
     from todo_api.migrate import upgrade_to_head
 
-    database = Database(settings.database_url)
+    database = open_database(settings.database_url, pool_limits(settings))
     upgrade_to_head(database.engine)  # so export and import work on a fresh database too
     return database
 

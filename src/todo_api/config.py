@@ -17,6 +17,8 @@ from pydantic_settings import (
 
 ENV_PREFIX = "TODO_"
 DEFAULT_DATABASE_URL = "sqlite:///./data/todo.db"
+# postgresql:// and postgres:// (libpq's two spellings) both mean psycopg 3 (docs/postgresql.md).
+SUPPORTED_URL_PREFIXES = ("sqlite:///", "postgresql://", "postgres://", "postgresql+psycopg://")
 MEBIBYTE = 1024 * 1024
 # prometheus_client's own variable: the directory where each worker process writes its metrics.
 METRICS_MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
@@ -95,6 +97,11 @@ class Settings(BaseSettings):
     password_rate_limit: str = "10/minute"  # noqa: S105  (a limit, not a password)
     # Signs cursors (secret_key.py). Unset: generated at first start beside the database.
     secret_key: SecretStr | None = None
+    # PostgreSQL only (docs/postgresql.md): connections per process, how long a request waits
+    # for one, and how long one statement may run (lock waits included) before a 503.
+    db_pool_size: int = Field(default=10, ge=1, le=1000)
+    db_pool_timeout: float = Field(default=5.0, gt=0, le=600)
+    db_statement_timeout: float = Field(default=30.0, gt=0, le=3600)
 
     @field_validator("log_level", "log_format", "auth", "registration", mode="before")
     @classmethod
@@ -138,10 +145,8 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _supported_database(cls, value: str) -> str:
-        if not value.startswith("sqlite:///"):
-            raise ValueError(
-                "only sqlite:///PATH URLs are supported (PostgreSQL is on the roadmap)"
-            )
+        if not value.startswith(SUPPORTED_URL_PREFIXES):
+            raise ValueError("must be sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/NAME")
         return value
 
     @field_validator("rate_limit", "password_rate_limit")

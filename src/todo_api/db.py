@@ -8,6 +8,9 @@ only when it is free at once, else on the writer thread, so concurrent writers, 
 processes, queue on `busy_timeout` there; one that waits longer than that gets a 503 problem with
 Retry-After, never "database is locked" as a 500.
 Statements on hot paths bypass SQLAlchemy's execution layer: see performance/driver_statements.py.
+
+PostgreSQL (db_postgres.py) implements the same methods without the SQLite machinery:
+`open_database` picks the implementation from the URL, so routes do not care which it is.
 """
 
 import asyncio
@@ -16,13 +19,14 @@ import os
 import sqlite3
 import time
 from collections.abc import AsyncGenerator, Callable, Generator, Iterator
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 from todo_api import metrics, tracing
+from todo_api.config import Settings
 from todo_api.db_faults import (
     MIN_FREE_BYTES,
     DatabaseFile,
@@ -30,6 +34,12 @@ from todo_api.db_faults import (
     create_private_file,
     sqlite_path,
     translated,
+)
+from todo_api.db_postgres import (
+    PoolLimits,
+    PostgresDatabase,
+    create_postgres_engine,
+    is_postgres_url,
 )
 from todo_api.db_writer import GroupCommit
 from todo_api.errors import AppError
@@ -72,7 +82,30 @@ def prepare_database_location(database_url: str) -> None:
         raise DatabaseLocationError(f"cannot create {path}: {error.strerror}") from None
 
 
-def create_engine(database_url: str) -> Engine:
+def pool_limits(settings: Settings) -> PoolLimits:
+    """The PostgreSQL pool's bounds from the settings (SQLite has no pool to bound)."""
+    return PoolLimits(
+        size=settings.db_pool_size,
+        timeout_seconds=settings.db_pool_timeout,
+        statement_timeout_seconds=settings.db_statement_timeout,
+    )
+
+
+def open_database(database_url: str, limits: PoolLimits | None = None) -> "Database":
+    """The database the URL names: SQLite (`SqliteDatabase`) or PostgreSQL (`PostgresDatabase`)."""
+    if is_postgres_url(database_url):
+        return PostgresDatabase(database_url, limits)
+    return SqliteDatabase(database_url)
+
+
+def create_engine(database_url: str, limits: PoolLimits | None = None) -> Engine:
+    """An engine for the URL: PostgreSQL's pool (db_postgres.py), or SQLite's set-up below."""
+    if is_postgres_url(database_url):
+        return create_postgres_engine(database_url, limits)
+    return create_sqlite_engine(database_url)
+
+
+def create_sqlite_engine(database_url: str) -> Engine:
     """An engine whose connections are set up for safe concurrent use of one SQLite file."""
     prepare_database_location(database_url)
     engine = sa.create_engine(database_url)
@@ -100,8 +133,8 @@ def create_engine(database_url: str) -> Engine:
     return engine
 
 
-class Database:
-    """The process's access to the database: runs units of work in transactions.
+class SqliteDatabase:
+    """The process's access to an SQLite database: runs units of work in transactions.
 
     Nothing here waits inside the event loop. Reads run inline on the loop's own connection:
     in WAL mode a reader never waits for a writer, and a point read costs less than a thread
@@ -113,7 +146,7 @@ class Database:
 
     def __init__(self, database_url: str) -> None:
         self.url = database_url
-        self.engine = create_engine(database_url)
+        self.engine = create_sqlite_engine(database_url)
         self.file = DatabaseFile(database_url)
         self._connection: Connection | None = None
         self._group_commit = GroupCommit(self.engine.connect, check=self.file.check, inline=True)
@@ -209,3 +242,7 @@ class Database:
             self._connection.close()
             self._connection = None
         self.engine.dispose()
+
+
+# What routes and commands hold: either implementation, the same methods.
+Database: TypeAlias = SqliteDatabase | PostgresDatabase

@@ -89,8 +89,11 @@ def create_private_file(path: Path) -> None:
 
 
 def sqlite_path(database_url: str) -> Path | None:
-    """The file behind an SQLite URL, or None for an in-memory database."""
-    path = sa.make_url(database_url).database
+    """The file behind an SQLite URL, or None for an in-memory database or another database."""
+    url = sa.make_url(database_url)
+    if url.get_backend_name() != "sqlite":
+        return None
+    path = url.database
     return Path(path) if path and path != ":memory:" else None
 
 

@@ -89,6 +89,19 @@ class DatabaseBusy(AppError):
         return {"Retry-After": str(self.RETRY_AFTER_SECONDS)}
 
 
+class DatabaseUnavailable(AppError):
+    """PostgreSQL cannot be reached, has no free connection, or a statement ran past its timeout."""
+
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+    slug = "database-unavailable"
+    title = "Database unavailable"
+    RETRY_AFTER_SECONDS = 1
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.RETRY_AFTER_SECONDS)}
+
+
 class StorageFull(AppError):
     """The disk holding the database is full: the write was rolled back whole."""
 

@@ -69,6 +69,10 @@ class DriverQuery:
         return rows
 
 
+# The statements are only worth bypassing SQLAlchemy where the database costs less than it: on
+# PostgreSQL a round trip dwarfs SQLAlchemy's overhead, and its psycopg rows need no help.
+SQLITE_ONLY = "sqlite"
+
 # Bounded, and each entry keeps its statement: a statement's id() is only unique while it lives,
 # and statements built per query shape (an lru_cache) may be dropped and their ids reused.
 MAX_CACHED_QUERIES = 2048
@@ -82,7 +86,10 @@ def fetch(
     """Run a statement through its cached `DriverQuery` (see there for why).
 
     An INSERT is compiled for the columns named in `parameters`, as `Connection.execute` would.
+    Only on SQLite: elsewhere the statement takes SQLAlchemy's usual path (`SQLITE_ONLY`).
     """
+    if connection.dialect.name != SQLITE_ONLY:
+        return [list(row) for row in connection.execute(statement, parameters)]
     column_keys = tuple(parameters) if isinstance(statement, sa.Insert) else None
     return _driver_query(connection, statement, column_keys).rows(connection, parameters)
 
@@ -96,6 +103,9 @@ def insert_many(
     SQLite's insert itself; every row must name the same columns.
     """
     if not rows:
+        return
+    if connection.dialect.name != SQLITE_ONLY:
+        connection.execute(statement, rows)
         return
     column_keys = tuple(rows[0])
     _driver_query(connection, statement, column_keys).run_many(connection, rows)
