@@ -1,8 +1,14 @@
-"""Applying the Alembic migrations shipped inside the package, and checking they are applied."""
+"""Applying the Alembic migrations shipped inside the package, and checking they are applied.
+
+Processes starting together migrate one at a time: on SQLite the upgrade's transaction holds the
+write lock (`BEGIN IMMEDIATE`), on PostgreSQL a transaction-level advisory lock
+(`take_migration_lock`); the later ones then find the work done.
+"""
 
 from functools import cache
 from pathlib import Path
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -13,13 +19,43 @@ from todo_api.db import BEGIN_OPTION
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 WRITE_LOCK_OPTION = {BEGIN_OPTION: "BEGIN IMMEDIATE"}
-# SQLite's full-text index lives in tables the migrations create by hand (todos_fts*).
+# The full-text index lives in what the migrations create by hand, per database: SQLite's
+# tables (todos_fts*), PostgreSQL's GIN index (todos_fts_gin).
 SEARCH_INDEX_PREFIX = "todos_fts"
+# pg_advisory_xact_lock's key: any constant no other application on the database uses.
+MIGRATION_LOCK_KEY = 0x70D0_A91  # "todo api"
 
 
 def is_modelled(name: str | None, type_: str, _parent_names: object) -> bool:
-    """Alembic `include_name` hook: skip the full-text index tables, which tables.py omits."""
-    return not (type_ == "table" and name is not None and name.startswith(SEARCH_INDEX_PREFIX))
+    """Alembic `include_name` hook: skip the full-text index, which tables.py omits."""
+    return not (
+        type_ in ("table", "index") and name is not None and name.startswith(SEARCH_INDEX_PREFIX)
+    )
+
+
+def migration_options(connection: Connection) -> dict[str, str]:
+    """Execution options of the upgrade's connection, set before its transaction begins.
+
+    SQLite: begin with the write lock. PostgreSQL: READ COMMITTED, so that a process that waited
+    for the advisory lock then sees what the one before it committed (the service's REPEATABLE
+    READ would keep the snapshot of before the wait, and migrate again).
+    """
+    if connection.dialect.name == "postgresql":
+        return {"isolation_level": "READ COMMITTED"}
+    return WRITE_LOCK_OPTION
+
+
+def take_migration_lock(connection: Connection) -> None:
+    """On PostgreSQL, wait for any other process's upgrade, and hold off others until commit.
+
+    (On SQLite the transaction's `BEGIN IMMEDIATE` already is that lock.)
+    """
+    if connection.dialect.name == "postgresql":
+        # Rebuilding an index of a large table may take longer than a request's statement may.
+        connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
+        connection.execute(
+            sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+        )
 
 
 def alembic_config(engine: Engine | None = None) -> Config:

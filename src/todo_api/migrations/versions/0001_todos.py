@@ -29,6 +29,9 @@ def upgrade() -> None:
     )
     # The implicit user that owns everything while TODO_AUTH=disabled.
     op.execute(users.insert().values(id=1, username="local", created_at=sa.func.now()))
+    if op.get_bind().dialect.name == "postgresql":
+        # An id given explicitly does not advance PostgreSQL's sequence: the next user would get 1.
+        op.execute("SELECT setval(pg_get_serial_sequence('users', 'id'), 1)")
     op.create_table(
         "todos",
         sa.Column("id", sa.Integer, nullable=False),
