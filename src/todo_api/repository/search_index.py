@@ -23,15 +23,27 @@ seeks), and the query ORs them; past `MAX_PREFIX_TERMS` terms, or for a word tha
 ASCII (whose folding only the tokenizer knows), the prefix query stays and the page's statement
 asks the index itself (`MATCHING`, as bulk changes by `q` do: they act on every match anyway).
 
+PostgreSQL (migration 0002's `todo_search_vector` and its GIN index) is asked one way: every
+word must occur, the last one as a prefix, case and diacritics ignored, as on SQLite. The page's
+statement filters on `matches_search`, which compiles per database, and the words are bound as
+`SearchQuery`, which writes FTS5's query on SQLite and to_tsquery's on PostgreSQL; the owner is
+the statement's own condition there (the index needs no owner token), so `plan_search` always
+answers `MATCHING`, and nothing waits in a queue.
+
 The running code owns its own copies of the statements: a migration is frozen history.
 """
 
 import re
 from enum import StrEnum
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy.engine import Connection
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.types import TypeDecorator
 
 from todo_api.errors import InvalidParameter
 
@@ -82,20 +94,73 @@ def search_words(text: str) -> list[str]:
     return words
 
 
-def owned_expression(owner_id: int, text: str) -> str:
+class SearchExpression(str):
+    """An FTS5 query (what SQLite is asked), with the words it was made of (what PostgreSQL is
+    asked: `SearchQuery` binds the one the database understands)."""
+
+    __slots__ = ("words",)
+    words: tuple[str, ...]
+
+    def __new__(cls, expression: str, words: list[str]) -> "SearchExpression":
+        made = super().__new__(cls, expression)
+        made.words = tuple(words)
+        return made
+
+
+def owned_expression(owner_id: int, text: str) -> SearchExpression:
     """The user's words as an FTS5 query over one owner's todos, the last word as a prefix.
 
     Every word must occur in the title or description (the owner column holds no word);
     quoting each means no input can be FTS5 syntax, so no input can make the query fail.
     """
     words = search_words(text)
-    return _owned(owner_id, _words_expression(words[:-1], f'"{words[-1]}"*'))
+    return SearchExpression(
+        _owned(owner_id, _words_expression(words[:-1], f'"{words[-1]}"*')), words
+    )
+
+
+class SearchQuery(TypeDecorator[str]):
+    """The `filter_q` bind: the FTS5 query as given on SQLite; on PostgreSQL, to_tsquery's text
+    of its words (each a quoted lexeme, so never syntax; a `\\w+` word holds no quote)."""
+
+    impl = sa.Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        if value is None or dialect.name != "postgresql":
+            return None if value is None else str(value)
+        if not isinstance(value, SearchExpression):
+            raise TypeError("PostgreSQL searches bind the SearchExpression of owned_expression")
+        *words, last = value.words
+        return " & ".join([*(f"'{word}'" for word in words), f"'{last}':*"])
+
+
+class matches_search(FunctionElement[bool]):
+    """`matches_search(todos.c.id, todos.c.title, todos.c.description, query)`: whether the
+    todo matches the search (`query` a bind of type `SearchQuery`)."""
+
+    type = sa.Boolean()
+    name = "matches_search"
+    inherit_cache = True
+
+
+@compiles(matches_search, "sqlite")
+def _match_on_sqlite(element: matches_search, compiler: SQLCompiler, **kw: Any) -> str:
+    todo_id, _title, _description, query = (compiler.process(c, **kw) for c in element.clauses)
+    return f"{todo_id} IN (SELECT rowid FROM todos_fts WHERE todos_fts MATCH {query})"  # noqa: S608
+
+
+@compiles(matches_search, "postgresql")
+def _match_on_postgresql(element: matches_search, compiler: SQLCompiler, **kw: Any) -> str:
+    _todo_id, title, description, query = (compiler.process(c, **kw) for c in element.clauses)
+    # The GIN index's own expression, so the planner uses the index.
+    return f"todo_search_vector({title}, {description}) @@ todo_search_query({query})"
 
 
 def plan_search(connection: Connection, owner_id: int, text: str) -> SearchPlan | None:
     """The cheapest exact way to find the owner's todos matching `text`; None when none can."""
     words = search_words(text)
-    if connection.dialect.name != "sqlite":  # PostgreSQL's search comes with its own revision
+    if connection.dialect.name != "sqlite":  # one way on PostgreSQL: its GIN index
         return SearchPlan(Method.MATCHING, owned_expression(owner_id, text))
     driver = connection.connection.driver_connection
     assert driver is not None

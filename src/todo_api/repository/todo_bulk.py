@@ -88,7 +88,10 @@ def _remember_matches(
     _matched.create(connection, checkfirst=True)
     connection.execute(sa.delete(_matched))
     inserted = connection.execute(
-        sa.insert(_matched).from_select(["id"], matching_ids(filters)),
+        # psycopg's count of an INSERT's rows is kept only when asked for.
+        sa.insert(_matched)
+        .from_select(["id"], matching_ids(filters))
+        .execution_options(preserve_rowcount=True),
         filter_parameters(filters, owner_id, now),
     )
     return inserted.rowcount

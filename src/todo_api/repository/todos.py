@@ -26,7 +26,13 @@ from todo_api.pagination import Position, SortKey
 from todo_api.performance.driver_statements import fetch
 from todo_api.repository import lists as lists_repository
 from todo_api.repository.access import reachable
-from todo_api.repository.search_index import Method, owned_expression, plan_search
+from todo_api.repository.search_index import (
+    Method,
+    SearchQuery,
+    matches_search,
+    owned_expression,
+    plan_search,
+)
 from todo_api.repository.tags import set_todo_tags
 from todo_api.tables import todo_tags, todos
 
@@ -260,9 +266,10 @@ def filter_parameters(filters: TodoCriteria, owner_id: int, now: dt.datetime) ->
     return parameters
 
 
-# SQLite FTS5 now; PostgreSQL's full-text search joins here with the scale-out work.
+# The search's words: FTS5's query on SQLite, to_tsquery's on PostgreSQL (search_index.py).
+_SEARCH_QUERY = sa.bindparam("filter_q", type_=SearchQuery())
 _FTS_ROWID = sa.table("todos_fts", sa.column("rowid")).c.rowid
-_FTS_MATCH = sa.literal_column("todos_fts").op("MATCH")(sa.bindparam("filter_q"))
+_FTS_MATCH = sa.literal_column("todos_fts").op("MATCH")(_SEARCH_QUERY)
 
 
 def _filter_clauses(shape: _Shape) -> list[sa.ColumnElement[bool]]:
@@ -291,8 +298,10 @@ def _filter_clauses(shape: _Shape) -> list[sa.ColumnElement[bool]]:
             sa.not_(todos.c.completed),
         )
         clauses.append(overdue if shape.overdue else sa.not_(overdue))
-    if shape.search is Method.MATCHING:  # the owner's matches, from the index
-        clauses.append(todos.c.id.in_(sa.select(_FTS_ROWID).where(_FTS_MATCH)))
+    if shape.search is Method.MATCHING:  # the owner's matches, from the index (either database)
+        clauses.append(
+            matches_search(todos.c.id, todos.c.title, todos.c.description, _SEARCH_QUERY)
+        )
     elif shape.search is Method.GATHER:  # the owner's matches, listed by plan_search
         gathered = sa.func.json_each(sa.bindparam("filter_matches")).table_valued("value")
         clauses.append(todos.c.id.in_(sa.select(gathered.c.value)))
