@@ -1,25 +1,33 @@
-"""Fixtures: every test gets its own SQLite file and a fresh app.
+"""Fixtures: every test gets its own database and a fresh app, on SQLite and on PostgreSQL.
 
-Migrating a database takes ~0.2 s and copying one ~1 ms, so the migrations run once a session
-into a template that each test copies. The template holds one account and its token
-(support.TEMPLATE_AUTH), which `client` sends: the suite runs authenticated, as deployed.
-Tests of the migrations themselves use `empty_database_url` and migrate for real.
+A test that uses a database runs twice, `[sqlite]` and `[postgresql]` (marker `postgres`), unless
+its module is marked `sqlite_only` (tests of SQLite's own machinery: the writer thread, WAL, file
+faults). PostgreSQL is the machine's, at 127.0.0.1:5432 (tests/postgres_support.py); without it
+those tests skip, or fail in strict mode.
+
+Migrating a database takes ~0.2 s and copying one ~1 ms (SQLite) or ~50 ms (PostgreSQL), so the
+migrations run once a session into a template that each test copies. The template holds one
+account and its token (support.TEMPLATE_AUTH), which `client` sends: the suite runs
+authenticated, as deployed. Tests of the migrations themselves use `empty_database_url` and
+migrate for real.
 """
 
 import logging
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from contract import ContractClient
+from postgres_support import POSTGRES_SECRET_KEY, PostgresDatabases
 from support import (
     API_BASE_URL,
     SERVER_LOGS,
     TEMPLATE_AUTH,
     add_template_account,
     migrated_copy,
+    missing_part,
     skip_reported_at_test,
     used_secrets,
 )
@@ -83,16 +91,71 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture
-def empty_database_url(tmp_path: Path) -> str:
-    """A database file that does not exist yet (for tests of the migrations themselves)."""
-    return f"sqlite:///{tmp_path / 'empty.db'}"
+SQLITE = "sqlite"
+POSTGRESQL = "postgresql"
+DATABASE_KINDS = [SQLITE, pytest.param(POSTGRESQL, marks=pytest.mark.postgres)]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test that uses a database runs on both, unless its module is `sqlite_only`."""
+    if "database_kind" in metafunc.fixturenames:
+        only_sqlite = metafunc.definition.get_closest_marker("sqlite_only") is not None
+        metafunc.parametrize("database_kind", [SQLITE] if only_sqlite else DATABASE_KINDS)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresDatabases]:
+    """The run's databases on the machine's PostgreSQL; all dropped when the run ends."""
+    databases = PostgresDatabases()
+    try:
+        databases.check_reachable()
+    except Exception as error:
+        databases.close()
+        missing_part(f"PostgreSQL is not reachable ({type(error).__name__}: {error})")
+    try:
+        yield databases
+    finally:
+        databases.close()
 
 
 @pytest.fixture
-def database_url(tmp_path: Path, migrated_template: Path) -> str:
-    """This test's own database, `tmp_path / "todo.db"`, already at the newest migration."""
-    return migrated_copy(migrated_template, tmp_path / "todo.db")
+def new_database(
+    database_kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Callable[[str, bool], str]]:
+    """`new_database(name, migrated)`: the URL of another database of this test, of its kind."""
+    made: list[tuple[str, bool]] = []
+
+    def make(name: str, migrated: bool) -> str:
+        if database_kind == SQLITE:
+            if not migrated:
+                return f"sqlite:///{tmp_path / name}"
+            template: Path = request.getfixturevalue("migrated_template")
+            return migrated_copy(template, tmp_path / name)
+        postgres: PostgresDatabases = request.getfixturevalue("postgres")
+        # A server database keeps no key file: every app of the test signs with this one.
+        request.getfixturevalue("monkeypatch").setenv("TODO_SECRET_KEY", POSTGRES_SECRET_KEY)
+        url = postgres.create(migrated=migrated)
+        made.append((url, migrated))
+        return url
+
+    yield make
+    if made:
+        postgres_databases: PostgresDatabases = request.getfixturevalue("postgres")
+        for url, migrated in made:
+            postgres_databases.release(url, migrated=migrated)
+
+
+@pytest.fixture
+def empty_database_url(new_database: Callable[[str, bool], str]) -> str:
+    """A database with no tables yet (for tests of the migrations themselves); on SQLite a file
+    that does not exist yet."""
+    return new_database("empty.db", False)
+
+
+@pytest.fixture
+def database_url(new_database: Callable[[str, bool], str]) -> str:
+    """This test's own database, at the newest migration (SQLite: `tmp_path / "todo.db"`)."""
+    return new_database("todo.db", True)
 
 
 @pytest.fixture
@@ -115,9 +178,9 @@ def client(settings: Settings) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def other_client(tmp_path: Path, migrated_template: Path) -> Iterator[TestClient]:
+def other_client(new_database: Callable[[str, bool], str]) -> Iterator[TestClient]:
     """A second, empty instance (to import into, say); held to the document like `client`."""
-    database_url = migrated_copy(migrated_template, tmp_path / "other.db")
+    database_url = new_database("other.db", True)
     app = create_app(Settings(database_url=database_url))
     with ContractClient(app, base_url=API_BASE_URL, headers=TEMPLATE_AUTH) as test_client:
         yield test_client

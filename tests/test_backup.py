@@ -10,6 +10,8 @@ from support import API_BASE_URL, TEMPLATE_AUTH, post_created, run_in_process
 from todo_api.app import create_app
 from todo_api.config import Settings
 
+pytestmark = pytest.mark.sqlite_only  # SQLite's online backup and restore of the file
+
 
 def exported(database_url: str) -> list[str]:
     with TestClient(

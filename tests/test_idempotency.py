@@ -109,6 +109,7 @@ def test_without_a_key_every_post_creates(client: TestClient, engine: sa.Engine)
     assert stored_keys(engine) == []
 
 
+@pytest.mark.sqlite_only  # traced with sqlite3's callback; the repository is the same
 def test_without_a_key_no_statement_touches_the_key_table(
     client: TestClient, database_url: str
 ) -> None:

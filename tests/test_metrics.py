@@ -82,6 +82,7 @@ def test_requests_are_counted_by_route_template_on_both_paths(client: TestClient
     assert not any(route.startswith("/no/such") for route in routes)  # no series per raw path
 
 
+@pytest.mark.sqlite_only  # the writer thread's batches and SQLite's lock waits
 def test_writes_record_batches_lock_waits_and_database_time(client: TestClient) -> None:
     before = scrape(client)
     post_created(client, "/todos", title="one write")

@@ -2,6 +2,7 @@
 
 import ast
 
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from fastapi.testclient import TestClient
@@ -98,7 +99,7 @@ def test_upgrade_keeps_existing_todos_in_the_new_default_list(empty_database_url
     with engine.begin() as connection:
         connection.exec_driver_sql(
             'INSERT INTO todos (owner_id, title, description, completed, "order", created_at,'
-            " updated_at) VALUES (1, 'old milk', 'from 0001', 0, 3.0,"
+            " updated_at) VALUES (1, 'old milk', 'from 0001', false, 3.0,"
             " '2026-01-01 10:00:00.000000', '2026-01-01 10:00:00.000000')"
         )
     engine.dispose()
@@ -129,6 +130,7 @@ def test_upgrade_keeps_existing_todos_in_the_new_default_list(empty_database_url
     assert len(keys) == 1
 
 
+@pytest.mark.sqlite_only  # PostgreSQL: tests/test_postgres.py (the advisory lock)
 def test_starting_on_a_database_at_head_takes_no_write_lock(database_url: str) -> None:
     """Every start (each of several workers) checks the revision: with nothing to migrate,
     that is a read, so it does not wait behind a writer that holds the lock."""

@@ -6,6 +6,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+import pytest
 from alembic import command
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
@@ -17,6 +18,8 @@ from todo_api.migrate import alembic_config
 from todo_api.repository import todos as repository
 from todo_api.schemas import TodoCreate
 from todo_api.tables import LOCAL_USER_ID
+
+pytestmark = pytest.mark.sqlite_only  # SQLite's queue of todos waiting for the FTS5 index
 
 WORDS = ("apple", "banana", "cherry")
 
