@@ -222,3 +222,58 @@ def test_the_search_uses_the_gin_index(postgres_url: str) -> None:
             assert any("todos_fts_gin" in str(line) for line in plan)
     finally:
         engine.dispose()
+
+
+def concurrently(count: int, request: Any) -> list[Any]:
+    """`request()` from `count` threads released at once; their results."""
+    start = threading.Barrier(count)
+    results: list[Any] = [None] * count
+
+    def run(index: int) -> None:
+        start.wait()
+        results[index] = request()
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=DEADLINE_SECONDS)
+    return results
+
+
+def test_the_same_if_match_sent_at_once_succeeds_once(postgres_url: str) -> None:
+    with TestClient(
+        create_app(Settings(database_url=postgres_url)), base_url=API_BASE_URL
+    ) as client:
+        for round_ in range(5):
+            todo = post_created(client, "/todos", title=f"round {round_}")
+            etag = client.get(f"/todos/{todo['id']}").headers["etag"]
+            responses = concurrently(
+                4,
+                lambda todo=todo, etag=etag: client.patch(
+                    f"/todos/{todo['id']}", json={"completed": True}, headers={"If-Match": etag}
+                ),
+            )
+            statuses = sorted(response.status_code for response in responses)
+            assert statuses == [200, 412, 412, 412], [r.text for r in responses]
+            assert client.get(f"/todos/{todo['id']}").json()["completed"] is True
+
+
+def test_the_same_idempotency_key_sent_at_once_creates_once(postgres_url: str) -> None:
+    with TestClient(
+        create_app(Settings(database_url=postgres_url)), base_url=API_BASE_URL
+    ) as client:
+        for round_ in range(5):
+            key = f"at-once-{round_}"
+            responses = concurrently(
+                3,
+                lambda key=key: client.post(
+                    "/todos", json={"title": key}, headers={"Idempotency-Key": key}
+                ),
+            )
+            assert [response.status_code for response in responses] == [201] * 3
+            assert len({response.content for response in responses}) == 1
+            replayed = sorted(r.headers.get("idempotent-replayed", "") for r in responses)
+            assert replayed == ["", "true", "true"]
+        titles = sorted(todo["title"] for todo in client.get("/todos").json())
+        assert titles == [f"at-once-{round_}" for round_ in range(5)]

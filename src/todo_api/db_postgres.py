@@ -11,7 +11,9 @@ event loop and the other requests go on.
 Transactions are REPEATABLE READ: a unit sees one snapshot, and a write that meets a row changed
 since that snapshot fails with a serialization error instead of silently missing it (an If-Match
 compare-and-set must see the version it replaces). Such a unit is rolled back and run again, like
-a unit that lost a deadlock: it then reads the new version and answers as it would have in turn.
+a unit that lost a deadlock or one that found an Idempotency-Key stored by a concurrent request
+(`AppError.retry_in_new_transaction`): it then reads the new state and answers as it would have
+in turn, as it would on SQLite, where writes are serial.
 """
 
 import asyncio
@@ -199,8 +201,9 @@ class PostgresDatabase:
             try:
                 with self.engine.begin() as connection:
                     return work(connection)
-            except AppError:
-                raise
+            except AppError as error:
+                if not error.retry_in_new_transaction or attempt == MAX_ATTEMPTS:
+                    raise
             except sa.exc.SQLAlchemyError as error:
                 if _state_of(error) not in RETRIED_STATES or attempt == MAX_ATTEMPTS:
                     raise translated(error) from error

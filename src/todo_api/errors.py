@@ -21,6 +21,9 @@ class AppError(Exception):
     status = HTTPStatus.BAD_REQUEST
     slug = "bad-request"
     title = "Bad request"
+    # True for an error raised because a concurrent transaction committed first, which the same
+    # unit run again in a new transaction would not meet (db_postgres retries those).
+    retry_in_new_transaction = False
 
     def __init__(self, detail: str, *, errors: Sequence[dict[str, Any]] = ()) -> None:
         super().__init__(detail)
@@ -178,6 +181,9 @@ class IdempotencyKeyInFlight(Conflict):
 
     slug = "idempotency-key-in-flight"
     title = "Idempotency-Key in use"
+    # Run in a new transaction, the unit sees the other request's answer and replays it: a
+    # database that can meet this (PostgreSQL; not SQLite, whose writes are serial) does so.
+    retry_in_new_transaction = True
 
 
 class InvalidDocument(AppError):
