@@ -35,6 +35,7 @@ COMMANDS = [
     "healthcheck",
     "export",
     "import",
+    "copy-data",
     "backup",
     "restore",
     "user",

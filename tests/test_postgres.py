@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from postgres_support import POSTGRES_SECRET_KEY, PostgresDatabases
-from support import API_BASE_URL, post_created, todo_api_command
+from support import API_BASE_URL, TEMPLATE_AUTH, post_created, todo_api_command
 from todo_api.app import create_app
 from todo_api.config import Settings
 from todo_api.db import create_engine
@@ -38,9 +38,7 @@ DEADLINE_SECONDS = 10.0  # for a condition awaited by polling, never a wait of i
 
 
 @pytest.fixture
-def postgres_url(
-    postgres: PostgresDatabases, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[str]:
+def postgres_url(postgres: PostgresDatabases, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.setenv("TODO_SECRET_KEY", POSTGRES_SECRET_KEY)
     url = postgres.create(migrated=True)
     yield url
@@ -81,8 +79,8 @@ def waiting_on_a_lock(url: str) -> bool:
 
 @pytest.mark.slow  # ~4 s, and timed: like its SQLite twin in test_lock_waits.py
 def test_a_row_lock_delays_only_the_requests_for_that_row(postgres_url: str) -> None:
-    settings = Settings(database_url=postgres_url)
-    with TestClient(create_app(settings), base_url=API_BASE_URL) as client:
+    settings = Settings(rate_limit="off", database_url=postgres_url)
+    with TestClient(create_app(settings), base_url=API_BASE_URL, headers=TEMPLATE_AUTH) as client:
         locked = post_created(client, "/todos", title="locked")
         other = post_created(client, "/todos", title="other")
         blocked: dict[str, int] = {}
@@ -110,8 +108,8 @@ def test_a_row_lock_delays_only_the_requests_for_that_row(postgres_url: str) -> 
 
 
 def test_a_statement_past_the_timeout_is_a_503_and_changes_nothing(postgres_url: str) -> None:
-    settings = Settings(database_url=postgres_url, db_statement_timeout=0.3)
-    with TestClient(create_app(settings), base_url=API_BASE_URL) as client:
+    settings = Settings(rate_limit="off", database_url=postgres_url, db_statement_timeout=0.3)
+    with TestClient(create_app(settings), base_url=API_BASE_URL, headers=TEMPLATE_AUTH) as client:
         todo = post_created(client, "/todos", title="locked")
         with row_locked(postgres_url, todo["id"]):
             response = client.patch(f"/todos/{todo['id']}", json={"title": "changed"})
@@ -124,8 +122,10 @@ def test_a_statement_past_the_timeout_is_a_503_and_changes_nothing(postgres_url:
 
 
 def test_a_request_waits_for_a_connection_at_most_the_pool_timeout(postgres_url: str) -> None:
-    settings = Settings(database_url=postgres_url, db_pool_size=1, db_pool_timeout=0.2)
-    with TestClient(create_app(settings), base_url=API_BASE_URL) as client:
+    settings = Settings(
+        rate_limit="off", database_url=postgres_url, db_pool_size=1, db_pool_timeout=0.2
+    )
+    with TestClient(create_app(settings), base_url=API_BASE_URL, headers=TEMPLATE_AUTH) as client:
         todo = post_created(client, "/todos", title="locked")
         blocked: dict[str, int] = {}
 
@@ -152,7 +152,9 @@ def test_a_request_waits_for_a_connection_at_most_the_pool_timeout(postgres_url:
 def test_connections_the_server_dropped_are_replaced_without_an_error(postgres_url: str) -> None:
     """What a server restart does to the pool: every connection is gone; requests go on."""
     with TestClient(
-        create_app(Settings(database_url=postgres_url)), base_url=API_BASE_URL
+        create_app(Settings(rate_limit="off", database_url=postgres_url)),
+        base_url=API_BASE_URL,
+        headers=TEMPLATE_AUTH,
     ) as client:
         todo = post_created(client, "/todos", title="survives")
         database = engine_url(postgres_url).database
@@ -243,7 +245,9 @@ def concurrently(count: int, request: Any) -> list[Any]:
 
 def test_the_same_if_match_sent_at_once_succeeds_once(postgres_url: str) -> None:
     with TestClient(
-        create_app(Settings(database_url=postgres_url)), base_url=API_BASE_URL
+        create_app(Settings(rate_limit="off", database_url=postgres_url)),
+        base_url=API_BASE_URL,
+        headers=TEMPLATE_AUTH,
     ) as client:
         for round_ in range(5):
             todo = post_created(client, "/todos", title=f"round {round_}")
@@ -261,7 +265,9 @@ def test_the_same_if_match_sent_at_once_succeeds_once(postgres_url: str) -> None
 
 def test_the_same_idempotency_key_sent_at_once_creates_once(postgres_url: str) -> None:
     with TestClient(
-        create_app(Settings(database_url=postgres_url)), base_url=API_BASE_URL
+        create_app(Settings(rate_limit="off", database_url=postgres_url)),
+        base_url=API_BASE_URL,
+        headers=TEMPLATE_AUTH,
     ) as client:
         for round_ in range(5):
             key = f"at-once-{round_}"

@@ -80,6 +80,11 @@ def verify(path: Path) -> None:
 def _database_file(database_url: str) -> Path:
     path = sqlite_path(database_url)
     if path is None:
+        if not database_url.startswith("sqlite"):
+            raise BackupError(
+                "backup and restore are SQLite's; for PostgreSQL use pg_dump and pg_restore "
+                "(docs/postgresql.md)"
+            )
         raise BackupError("an in-memory database has nothing to back up or restore")
     return path
 

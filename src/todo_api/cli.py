@@ -1,5 +1,5 @@
-"""The `todo-api` command: serve, migrate, healthcheck, export, import, backup, restore,
-user, token."""
+"""The `todo-api` command: serve, migrate, healthcheck, export, import, copy-data, backup,
+restore, user, token."""
 
 import argparse
 import asyncio
@@ -354,6 +354,18 @@ def _import(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _copy_data(_settings: Settings, args: argparse.Namespace) -> int:
+    from todo_api.database_copy import copy_data, count_rows
+
+    total = count_rows(args.source)
+    with _progress_bar(args, desc="copying", unit=" rows", total=total) as bar:
+        copied = copy_data(args.source, args.target, bar.update)
+    for table in copied:
+        print(f"{table.name}: {table.rows} rows", file=sys.stderr)
+    print(f"copied {sum(table.rows for table in copied)} rows; counts verified", file=sys.stderr)
+    return 0
+
+
 def _backup(settings: Settings, args: argparse.Namespace) -> int:
     from todo_api.backup import backup
 
@@ -633,6 +645,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_document_options(import_, "file to read; - for stdin")
     import_.set_defaults(run=_import)
+
+    copy = commands.add_parser(
+        "copy-data",
+        help="copy every row to a new database (SQLite to PostgreSQL, or back)",
+        description="Copy a whole deployment, ids, versions and timestamps kept, into a new "
+        "database (migrated first; refused unless empty), in one transaction; the row counts "
+        "are verified (docs/postgresql.md#moving-data-between-databases). Stop the service, "
+        "or the copy misses what it writes meanwhile.",
+    )
+    copy.add_argument(
+        "--from", dest="source", required=True, metavar="URL", help="database to read"
+    )
+    copy.add_argument("--to", dest="target", required=True, metavar="URL", help="database to fill")
+    copy.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    copy.set_defaults(run=_copy_data)
 
     backup = commands.add_parser(
         "backup",
