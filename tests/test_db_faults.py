@@ -20,7 +20,7 @@ import pytest
 import sqlalchemy as sa
 
 from support import missing_part, post_created, todo_api_command, todo_api_server
-from todo_api.db import Database
+from todo_api.db import SqliteDatabase
 from todo_api.errors import DatabaseFileReplaced
 from todo_api.repository import todos as todos_repository
 from todo_api.tables import LOCAL_USER_ID
@@ -74,12 +74,13 @@ def test_a_read_only_database_file_stops_serve_with_one_line() -> None:
 
 
 @pytest.mark.anyio
+@pytest.mark.sqlite_only  # the file's faults
 async def test_a_write_after_the_file_was_deleted_is_refused_and_creates_no_new_file(
     tmp_path: Path, database_url: str
 ) -> None:
     """In-process: the check comes before a connection is opened, on the loop or the writer
     thread, since opening the path would create a new, empty database there."""
-    database = Database(database_url)  # tmp_path / "todo.db", at head
+    database = SqliteDatabase(database_url)  # tmp_path / "todo.db", at head
     try:
         assert await database.write(create_todo) == 1
         for name in ("todo.db", "todo.db-wal", "todo.db-shm"):

@@ -191,8 +191,11 @@ class PostgresDatabase:
         except sa.exc.SQLAlchemyError as error:
             raise translated(error) from error
 
-    async def write(self, work: Callable[[Connection], T]) -> T:
-        """Run a unit atomically on a pool thread; run it again after a serialization failure."""
+    async def write(self, work: Callable[[Connection], T], *, long: bool = False) -> T:
+        """Run a unit atomically on a pool thread; run it again after a serialization failure.
+
+        (`long` is SQLite's concern: every unit runs off the loop here.)
+        """
         return await self._off_loop(self._write, work)
 
     def _write(self, work: Callable[[Connection], T]) -> T:
