@@ -93,6 +93,7 @@ def test_writes_record_batches_lock_waits_and_database_time(client: TestClient) 
     assert after[("todo_db_seconds_count", write)] - before[("todo_db_seconds_count", write)] == 1
 
 
+@pytest.mark.sqlite_only  # SQLite's inline and writer-thread paths
 def test_writes_count_where_they_ran_short_ones_inline_long_ones_on_the_writer_thread(
     client: TestClient,
 ) -> None:

@@ -31,7 +31,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 from todo_api import metrics, tracing
-from todo_api.errors import AppError, DatabaseUnavailable
+from todo_api.errors import AppError, DatabaseBusy, DatabaseUnavailable
 from todo_api.snapshot_stream import stream_off_loop
 
 T = TypeVar("T")
@@ -110,6 +110,8 @@ def translated(error: Exception) -> Exception:
         state = getattr(error.orig, "sqlstate", None)
         if state == "57014":  # query_canceled: statement_timeout, a lock waited on too long
             return DatabaseUnavailable("The database did not answer in time; nothing was changed.")
+        if state in RETRIED_STATES:  # lost to concurrent writers every time it was run
+            return DatabaseBusy()
         if error.connection_invalidated or isinstance(error, sa.exc.OperationalError):
             return DatabaseUnavailable("The database cannot be reached; nothing was changed.")
     return error
