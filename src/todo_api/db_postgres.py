@@ -37,6 +37,7 @@ from todo_api.snapshot_stream import stream_off_loop
 T = TypeVar("T")
 
 DRIVER = "postgresql+psycopg"
+SYSTEM = "postgresql"  # OpenTelemetry's db.system.name
 URL_SCHEMES = ("postgresql", "postgres", DRIVER)
 ISOLATION_LEVEL = "REPEATABLE READ"
 # libpq's own default is to wait for a connection as long as the network does: bound it, so a
@@ -171,7 +172,7 @@ class PostgresDatabase:
 
     def _read(self, work: Callable[[Connection], T]) -> T:
         with self.snapshot() as connection:
-            return tracing.traced(work, "db.read")(connection)
+            return tracing.traced(work, "db.read", SYSTEM)(connection)
 
     def stream_off_loop(self, work: Callable[[Connection], Generator[T]]) -> AsyncGenerator[T]:
         """What `work` yields, produced on a thread of its own in one snapshot (an export)."""
@@ -201,7 +202,7 @@ class PostgresDatabase:
         return await self._off_loop(self._write, work)
 
     def _write(self, work: Callable[[Connection], T]) -> T:
-        work = tracing.traced(work, "db.write")
+        work = tracing.traced(work, "db.write", SYSTEM)
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 with self.engine.begin() as connection:

@@ -89,21 +89,22 @@ def stop() -> None:
     tracer = None
 
 
-def traced(work: Callable[[A], R], name: str) -> Callable[[A], R]:
-    """`work` inside a span named `name` (a child of the request's), or `work` itself when off."""
+def traced(work: Callable[[A], R], name: str, system: str = "sqlite") -> Callable[[A], R]:
+    """`work` inside a span named `name` (a child of the request's), or `work` itself when off;
+    `system` is the database's OpenTelemetry name (`sqlite`, `postgresql`)."""
     active = tracer
     if active is None:
         return work
 
     def in_span(argument: A) -> R:
-        with active.start_as_current_span(name, attributes=_database_attributes()):
+        with active.start_as_current_span(name, attributes=_database_attributes(system)):
             return work(argument)
 
     return in_span
 
 
-def _database_attributes() -> dict[str, str]:
-    attributes = {"db.system.name": "sqlite"}
+def _database_attributes(system: str) -> dict[str, str]:
+    attributes = {"db.system.name": system}
     if request_id := request_id_var.get():
         attributes[REQUEST_ID_ATTRIBUTE] = request_id
     return attributes
