@@ -94,19 +94,24 @@ def test_a_copy_there_and_back_answers_the_same(
 
 
 def test_a_target_with_data_is_refused_and_unchanged(
-    pg_url: str,
+    postgres: PostgresDatabases,
     tmp_path: Path,
     migrated_template: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("TODO_SECRET_KEY", POSTGRES_SECRET_KEY)
     source = migrated_copy(migrated_template, tmp_path / "source.db")
     with served(source) as client:
         post_created(client, "/todos", title="from the source")
-    with served(pg_url) as client:
-        post_created(client, "/todos", title="already there")
-    result = run_in_process(capsys, monkeypatch, "copy-data", "--from", source, "--to", pg_url)
-    assert result.returncode == 1
-    assert "not empty (todos: 1 rows)" in result.stderr
-    with served(pg_url) as client:
-        assert [todo["title"] for todo in client.get("/todos").json()] == ["already there"]
+    target = postgres.create(migrated=True)  # holds the template account
+    try:
+        with served(target) as client:
+            post_created(client, "/todos", title="already there")
+        result = run_in_process(capsys, monkeypatch, "copy-data", "--from", source, "--to", target)
+        assert result.returncode == 1
+        assert "the target database is not empty" in result.stderr
+        with served(target) as client:
+            assert [todo["title"] for todo in client.get("/todos").json()] == ["already there"]
+    finally:
+        postgres.release(target, migrated=True)

@@ -31,6 +31,7 @@ def _client(database_url: str, **settings: str) -> TestClient:
     return TestClient(app, base_url=API_BASE_URL, headers=TEMPLATE_AUTH)
 
 
+@pytest.mark.sqlite_only  # a key file beside the database file
 def test_a_generated_key_is_kept_beside_the_database(database_url: str, tmp_path: Path) -> None:
     with _client(database_url) as first:
         cursor = _second_page_cursor(first)
