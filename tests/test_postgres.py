@@ -19,7 +19,14 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from postgres_support import POSTGRES_SECRET_KEY, PostgresDatabases
-from support import API_BASE_URL, TEMPLATE_AUTH, post_created, todo_api_command
+from support import (
+    API_BASE_URL,
+    TEMPLATE_AUTH,
+    free_port,
+    post_created,
+    run_in_process,
+    todo_api_command,
+)
 from todo_api.app import create_app
 from todo_api.config import Settings
 from todo_api.db import create_engine
@@ -283,3 +290,14 @@ def test_the_same_idempotency_key_sent_at_once_creates_once(postgres_url: str) -
             assert replayed == ["", "true", "true"]
         titles = sorted(todo["title"] for todo in client.get("/todos").json())
         assert titles == [f"at-once-{round_}" for round_ in range(5)]
+
+
+def test_an_unreachable_server_stops_migrate_with_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"postgresql://todo:s3cret@127.0.0.1:{free_port()}/todo"  # nothing listens there
+    result = run_in_process(capsys, monkeypatch, "migrate", env={"TODO_DATABASE_URL": url})
+    assert result.returncode == 1
+    [line] = result.stderr.splitlines()
+    assert line.startswith("todo-api: cannot use postgresql+psycopg://todo:***@127.0.0.1:")
+    assert "s3cret" not in result.stderr

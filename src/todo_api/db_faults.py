@@ -1,7 +1,8 @@
 """What can go wrong with the SQLite file, detected and named so that each gets a clear answer.
 
 - At start-up: a file that is not a database, is read-only, or cannot be opened stops `serve`
-  and `migrate` with one line saying so (`check_usable`), never a traceback.
+  and `migrate` with one line saying so (`check_usable`), never a traceback; so does a
+  PostgreSQL server that cannot be reached.
 - While serving: a lock held too long by another process (503, retry), a full disk (507), and
   the file deleted or replaced under the running process (503 until restart: SQLite would go on
   writing into the unlinked file, and those writes would vanish at the next start).
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from todo_api.db_postgres import is_postgres_url, unreachable_because
 from todo_api.errors import DatabaseBusy, DatabaseFileReplaced, StorageFull
 from todo_api.logs import LOGGER_NAME
 
@@ -41,7 +43,14 @@ def translated(error: Exception) -> Exception:
 
 
 def check_usable(database_url: str) -> None:
-    """Open the database and take its write lock once; DatabaseUnusable says what is wrong."""
+    """Open the database and take its write lock once; DatabaseUnusable says what is wrong.
+
+    (PostgreSQL: connect once.)
+    """
+    if is_postgres_url(database_url):
+        if reason := unreachable_because(database_url):
+            raise DatabaseUnusable(reason)
+        return
     path = sqlite_path(database_url)
     if path is None:
         return

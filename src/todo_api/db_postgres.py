@@ -103,6 +103,23 @@ def create_postgres_engine(database_url: str, limits: PoolLimits | None = None) 
     return engine
 
 
+def unreachable_because(database_url: str) -> str | None:
+    """Why the server cannot be used (one line for an operator, no password), or None."""
+    url = engine_url(database_url)
+    engine = sa.create_engine(
+        url, poolclass=sa.pool.NullPool, connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+    )
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
+    except sa.exc.DBAPIError as error:
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+        return f"cannot use {url.render_as_string(hide_password=True)}: {reason}"
+    finally:
+        engine.dispose()
+    return None
+
+
 def translated(error: Exception) -> Exception:
     """The AppError a PostgreSQL failure means for a client, or the error itself."""
     if isinstance(error, sa.exc.TimeoutError):  # no pooled connection came free in time
