@@ -106,9 +106,8 @@ def create_postgres_engine(database_url: str, limits: PoolLimits | None = None) 
 def unreachable_because(database_url: str) -> str | None:
     """Why the server cannot be used (one line for an operator, no password), or None."""
     url = engine_url(database_url)
-    engine = sa.create_engine(
-        url, poolclass=sa.pool.NullPool, connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS}
-    )
+    timeout = {} if "connect_timeout" in url.query else {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool, connect_args=timeout)
     try:
         with engine.connect() as connection:
             connection.exec_driver_sql("SELECT 1")
