@@ -91,7 +91,9 @@ def test_the_key_can_come_from_a_file(tmp_path: Path, monkeypatch: pytest.Monkey
         ("TODO_SECRET_KEY", "short-but-secret"),
         ("TODO_SECRET_KEY", "changeme-but-also-a-real-secret-0123456789"),
         ("TODO_SECRET_KEY_FILE", "short-from-a-file"),
-        ("TODO_DATABASE_URL", "postgresql://todo:Pw9x@db/todo"),  # short: printed whole
+        # A scheme not supported (PostgreSQL is: test_postgres.py checks its refusal hides the
+        # password too); short: pydantic would print it whole.
+        ("TODO_DATABASE_URL", "mysql://todo:Pw9x@db/todo"),
     ],
 )
 def test_a_refused_secret_is_never_printed(
