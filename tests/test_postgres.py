@@ -27,7 +27,7 @@ from support import (
     run_in_process,
     todo_api_command,
 )
-from todo_api.app import create_app
+from todo_api.app import create_app, create_served_app
 from todo_api.config import Settings
 from todo_api.db import create_engine
 from todo_api.db_postgres import APPLICATION_NAME, engine_url
@@ -87,7 +87,10 @@ def waiting_on_a_lock(url: str) -> bool:
 @pytest.mark.slow  # ~4 s, and timed: like its SQLite twin in test_lock_waits.py
 def test_a_row_lock_delays_only_the_requests_for_that_row(postgres_url: str) -> None:
     settings = Settings(rate_limit="off", database_url=postgres_url)
-    with TestClient(create_app(settings), base_url=API_BASE_URL, headers=TEMPLATE_AUTH) as client:
+    # As served (gc_freeze.py): without it a full garbage collection of the test process's
+    # objects (the whole session's) stops every thread, the loop's too, for ~0.1 s.
+    app = create_served_app(settings)
+    with TestClient(app, base_url=API_BASE_URL, headers=TEMPLATE_AUTH) as client:
         locked = post_created(client, "/todos", title="locked")
         other = post_created(client, "/todos", title="other")
         blocked: dict[str, int] = {}
