@@ -10,13 +10,10 @@ caller's account. Past the limit: 429 (`TooManyAttempts`) with Retry-After.
 The counters live in each process, like the edge's (docs/security.md has the arithmetic).
 """
 
-import time
-
 from limits import parse
-from limits.storage import MemoryStorage
-from limits.strategies import FixedWindowRateLimiter
 
 from todo_api.errors import TooManyAttempts
+from todo_api.fixed_windows import FixedWindows
 
 LIMIT_OFF = "off"
 
@@ -25,18 +22,17 @@ class PasswordAttempts:
     """Counts password attempts per account name; one per process (per app)."""
 
     def __init__(self, setting: str) -> None:
-        self._limit = None if setting == LIMIT_OFF else parse(setting)
-        self._limiter = FixedWindowRateLimiter(MemoryStorage())
+        limit = None if setting == LIMIT_OFF else parse(setting)
+        self._windows = None if limit is None else FixedWindows(limit.amount, limit.get_expiry())
 
     def count(self, account: str) -> None:
         """Count an attempt on `account` (a username, case ignored, or `id:<user id>`);
         TooManyAttempts when the window's budget is spent."""
-        if self._limit is None:
+        if self._windows is None:
             return
-        key = account.casefold()
-        if not self._limiter.hit(self._limit, key):
-            reset_at, _ = self._limiter.get_window_stats(self._limit, key)
-            raise TooManyAttempts(max(1, round(reset_at - time.time())))
+        allowed, _remaining, reset_seconds = self._windows.hit(account.casefold())
+        if not allowed:
+            raise TooManyAttempts(reset_seconds)
 
     def count_user(self, user_id: int) -> None:
         """Count an attempt on the account with this id (a password change or deletion)."""

@@ -1,4 +1,4 @@
-"""Rate limits at the edge (pure ASGI), with the `limits` library's fixed windows in memory.
+"""Rate limits at the edge (pure ASGI), in fixed windows counted in memory (fixed_windows.py).
 
 Two layers around the authentication middleware share one set of counters (`RateLimits`):
 
@@ -21,20 +21,20 @@ answer carries the IETF draft's `RateLimit-Policy` and `RateLimit` fields.
 
 The counters live in each process: with N workers or replicas a client gets up to N times the
 limit. A shared storage (`limits` speaks Redis, Memcached, MongoDB) makes them exact; the
-PostgreSQL and replicas work is where that lands (docs/security.md).
+PostgreSQL and replicas work is where that lands (docs/security.md). Keys are tuples, so no
+string is built per request and the kinds (user, address, refused) cannot collide.
 """
 
-import time
+from collections.abc import Hashable
 from http import HTTPStatus
 
-from limits import RateLimitItem, parse
-from limits.storage import MemoryStorage
-from limits.strategies import FixedWindowRateLimiter
+from limits import parse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from todo_api.config import Settings
 from todo_api.deps import CALLER_SCOPE_KEY
 from todo_api.domain.accounts import Caller, is_public
+from todo_api.fixed_windows import FixedWindows, Hit
 from todo_api.problems import problem_response
 
 RATE_LIMIT_OFF = "off"
@@ -51,43 +51,44 @@ _PASSWORD_ROUTES = frozenset(
 )
 Fields = list[tuple[bytes, bytes]]
 _CREDENTIAL_HEADERS = frozenset({b"authorization", b"cookie"})
+_USER, _ADDRESS, _REFUSED = "user", "address", "refused"  # what a counter's key counts
 
 
 class _Policy:
     """One limit, its name in the RateLimit fields, and its counters."""
 
-    def __init__(self, name: str, limit: RateLimitItem, limiter: FixedWindowRateLimiter) -> None:
+    def __init__(self, name: str, setting: str) -> None:
+        limit = parse(setting)
         self.name = name
-        self.limit = limit
-        self.limiter = limiter
-        self.policy_field = f'"{name}";q={limit.amount};w={limit.get_expiry()}'.encode()
+        self.windows = FixedWindows(limit.amount, limit.get_expiry())
+        self.policy_field = (
+            b"ratelimit-policy",
+            f'"{name}";q={limit.amount};w={limit.get_expiry()}'.encode(),
+        )
 
-    def hit(self, key: str) -> tuple[bool, Fields, int]:
+    def hit(self, key: Hashable) -> tuple[bool, Fields, int]:
         """Count a request: (allowed, the RateLimit fields, seconds until the window resets)."""
-        allowed = self.limiter.hit(self.limit, key)
-        fields, seconds = self._fields(key)
-        return allowed, fields, seconds
+        window = self.windows.hit(key)
+        return window.allowed, self._fields(window), window.reset_seconds
 
-    def spent(self, key: str) -> tuple[Fields, int] | None:
+    def spent(self, key: Hashable) -> tuple[Fields, int] | None:
         """Without counting: the fields and the wait when `key`'s window is spent, else None."""
-        if self.limiter.test(self.limit, key):
+        window = self.windows.peek(key)
+        if window.allowed:
             return None
-        return self._fields(key)
+        return self._fields(window), window.reset_seconds
 
-    def _fields(self, key: str) -> tuple[Fields, int]:
-        reset_at, remaining = self.limiter.get_window_stats(self.limit, key)
-        seconds = max(1, round(reset_at - time.time()))
-        field = f'"{self.name}";r={remaining};t={seconds}'.encode()
-        return [(b"ratelimit-policy", self.policy_field), (b"ratelimit", field)], seconds
+    def _fields(self, window: Hit) -> Fields:
+        field = f'"{self.name}";r={window.remaining};t={window.reset_seconds}'.encode()
+        return [self.policy_field, (b"ratelimit", field)]
 
 
 class RateLimits:
     """The policies and their counters, one set per process (per app), for both layers."""
 
     def __init__(self, settings: Settings) -> None:
-        limiter = FixedWindowRateLimiter(MemoryStorage())
-        self.requests = _policy("requests", settings.rate_limit, limiter)
-        self.passwords = _policy("passwords", settings.password_rate_limit, limiter)
+        self.requests = _policy("requests", settings.rate_limit)
+        self.passwords = _policy("passwords", settings.password_rate_limit)
         # TODO_AUTH=disabled: every request is the local user's, counted per user.
         self.anonymous_possible = settings.auth == "required"
 
@@ -113,17 +114,15 @@ class AddressRateLimitMiddleware:
         method, path = scope["method"], scope["path"]
         fields: Fields = []
         if self.passwords is not None and (method, path) in _PASSWORD_ROUTES:
-            allowed, password_fields, seconds = self.passwords.hit(f"address:{address}")
+            allowed, password_fields, seconds = self.passwords.hit((_ADDRESS, address))
             if not allowed:
                 await _too_many(seconds, password_fields, scope, receive, send)
                 return
             fields += password_fields
         requests = self.requests
         # Which budget: a credential on a public route is not looked at (authentication.py).
-        credentialed = not is_public(method, path) and any(
-            name in _CREDENTIAL_HEADERS for name, _ in scope["headers"]
-        )
-        key = f"refused:{address}" if credentialed else f"address:{address}"
+        credentialed = not is_public(method, path) and _has_credential(scope["headers"])
+        key = (_REFUSED if credentialed else _ADDRESS, address)
         if requests is not None and (spent := requests.spent(key)) is not None:
             request_fields, seconds = spent
             await _too_many(seconds, fields + request_fields, scope, receive, send)
@@ -162,7 +161,7 @@ class CallerRateLimitMiddleware:
         ):
             await self.app(scope, receive, send)
             return
-        allowed, fields, seconds = self.requests.hit(f"user:{caller.user_id}")
+        allowed, fields, seconds = self.requests.hit((_USER, caller.user_id))
         if not allowed:
             await _too_many(seconds, fields, scope, receive, send)
             return
@@ -189,5 +188,9 @@ async def _too_many(
     await response(scope, receive, send)
 
 
-def _policy(name: str, setting: str, limiter: FixedWindowRateLimiter) -> _Policy | None:
-    return None if setting == RATE_LIMIT_OFF else _Policy(name, parse(setting), limiter)
+def _policy(name: str, setting: str) -> _Policy | None:
+    return None if setting == RATE_LIMIT_OFF else _Policy(name, setting)
+
+
+def _has_credential(headers: list[tuple[bytes, bytes]]) -> bool:
+    return any(name in _CREDENTIAL_HEADERS for name, _value in headers)
