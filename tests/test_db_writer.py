@@ -162,6 +162,19 @@ async def test_a_unit_that_raises_rolls_back_alone(
 
 
 @pytest.mark.anyio
+async def test_a_unit_alone_in_its_batch_runs_without_a_savepoint_and_rolls_back_alone(
+    engine: Engine, group: GroupCommit, statements: list[str]
+) -> None:
+    with pytest.raises(Refused):
+        await group.submit(add_parent("bad", fail=True))
+    assert committed(engine, "parents") == []
+    assert await group.submit(add_parent("a")) == "a"  # the connection is not left in a transaction
+    assert committed(engine, "parents") == ["a"]
+    assert not [statement for statement in statements if "SAVEPOINT" in statement], statements
+    assert statements.count("ROLLBACK") == 1, statements
+
+
+@pytest.mark.anyio
 async def test_a_failed_commit_fails_every_unit_of_the_batch(
     engine: Engine, group: GroupCommit
 ) -> None:
