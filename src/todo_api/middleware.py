@@ -21,6 +21,7 @@ REQUEST_ID_HEADER = b"x-request-id"
 HOST_HEADER = b"host"
 # No answer was sent because the client went away (nginx's code for it, in the access log only).
 CLIENT_CLOSED_REQUEST = 499
+_SERVER_ERROR = HTTPStatus.INTERNAL_SERVER_ERROR.value  # an enum's .value costs a call per use
 # Probes address a pod or container by its IP, whatever the allowed names: these answer any Host.
 _PROBE_PATHS = frozenset({"/health", "/ready"})
 # No route reads a body for these methods, so there is nothing to limit (and GET stays cheap).
@@ -55,7 +56,7 @@ class RequestContextMiddleware:
         request_id = _request_id(scope)
         token = request_id_var.set(request_id)
         started = time.perf_counter()
-        status = HTTPStatus.INTERNAL_SERVER_ERROR.value
+        status = _SERVER_ERROR
         response_started = False
 
         async def send_with_request_id(message: Message) -> None:

@@ -58,12 +58,12 @@ class SecurityHeadersMiddleware:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", ()))
-                names = {name.lower() for name, _ in headers}
+                cache_control, html = _cache_control_and_html(headers)
                 headers += _ALWAYS
-                if not_to_store and b"cache-control" not in names:
+                if not_to_store and not cache_control:
                     headers.append(_NO_STORE)
                 message["headers"] = headers
-                if _is_html(headers):
+                if html:
                     if rendered_page:
                         held.append(message)
                         return
@@ -82,11 +82,16 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
-def _is_html(headers: list[tuple[bytes, bytes]]) -> bool:
-    return any(
-        name.lower() == b"content-type" and value.startswith(b"text/html")
-        for name, value in headers
-    )
+def _cache_control_and_html(headers: list[tuple[bytes, bytes]]) -> tuple[bool, bool]:
+    """Whether the response sets Cache-Control, and whether it is HTML: one pass, no set."""
+    cache_control = html = False
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered == b"cache-control":
+            cache_control = True
+        elif lowered == b"content-type" and value.startswith(b"text/html"):
+            html = True
+    return cache_control, html
 
 
 def _policy_header(page: bytes) -> tuple[bytes, bytes]:

@@ -1,5 +1,6 @@
 """The /todos resource: filtered pages, create, read, replace, merge-patch, delete, and bulk."""
 
+import functools
 from typing import Annotated, Any, get_origin
 
 from fastapi import APIRouter, Body, Query, Request, Response
@@ -235,6 +236,23 @@ async def patch_todos(
 def _require_single_values(request: Request, model: type[BaseModel]) -> None:
     """A parameter the document types as one value, given twice, is an error (FastAPI would
     quietly keep the last one: `?completed=x&completed=false` must not delete anything)."""
-    for name, field in model.model_fields.items():
-        if get_origin(field.annotation) is not list and len(request.query_params.getlist(name)) > 1:
-            raise InvalidParameter(name, "give it once")
+    single_valued = _single_valued(model)
+    seen: set[str] = set()
+    repeated: set[str] = set()
+    for name, _value in request.query_params.multi_items():  # one pass over the query
+        if name in single_valued:
+            (repeated if name in seen else seen).add(name)
+    if repeated:  # the first in the model's order, as the document lists them
+        raise InvalidParameter(
+            next(name for name in single_valued if name in repeated), "give it once"
+        )
+
+
+@functools.cache
+def _single_valued(model: type[BaseModel]) -> tuple[str, ...]:
+    """The model's fields that take one value, in its order (read once per model)."""
+    return tuple(
+        name
+        for name, field in model.model_fields.items()
+        if get_origin(field.annotation) is not list
+    )
