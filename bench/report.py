@@ -27,12 +27,18 @@ class ContenderRuns:
 
 
 def summarise(
-    workload: Workload, runs: dict[str, ContenderRuns], ours: str, floor: str
+    workload: Workload,
+    runs: dict[str, ContenderRuns],
+    ours: str,
+    floor: str,
+    anonymous: str | None = None,
 ) -> dict[str, Any]:
     """A JSON-ready summary of one workload: per-contender medians and paired ratios.
 
     Besides todo-api over each reference, it gives the floor over each reference that todo-api
-    has a target against: what FastAPI alone reaches there, the ceiling for that target.
+    has a target against: what FastAPI alone reaches there, the ceiling for that target; and
+    the `anonymous` todo-api (TODO_AUTH=disabled) over the floor, the figure runs before
+    accounts reported.
     """
     contenders = {
         name: {
@@ -46,7 +52,13 @@ def summarise(
         for name, run in runs.items()
     }
     pairs = [(ours, reference) for reference in runs if reference != ours]
-    pairs += [(floor, reference) for reference in workload.targets if reference != floor]
+    pairs += [
+        (floor, reference)
+        for reference in workload.targets
+        if reference not in (floor, anonymous)  # floor / todo-api-anon says nothing new
+    ]
+    if anonymous is not None and anonymous in runs:
+        pairs.append((anonymous, floor))
     ratios = []
     for numerator, denominator in pairs:
         paired = [

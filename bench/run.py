@@ -214,7 +214,7 @@ def _measure(
                 f" p99 {result.p99_ms:.1f}ms"
             )
         print(f"  round {number + 1}/{rounds}: {' | '.join(line)}", flush=True)
-    return summarise(workload, runs, contenders.OURS, contenders.FLOOR)
+    return summarise(workload, runs, contenders.OURS, contenders.FLOOR, contenders.ANONYMOUS)
 
 
 def _document(
