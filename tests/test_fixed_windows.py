@@ -54,3 +54,17 @@ def test_ended_windows_are_swept_once_a_period() -> None:
     clock.now += 31  # the first 100 ended; the sweep is due
     windows.hit("later")
     assert len(windows) == 2
+
+
+def test_peek_sees_a_spent_window_without_counting() -> None:
+    clock = Clock()
+    windows = FixedWindows(2, 60, clock)
+    assert windows.peek("a") == Hit(allowed=True, remaining=2, reset_seconds=60)
+    windows.hit("a")
+    clock.now += 10
+    assert windows.peek("a") == Hit(allowed=True, remaining=1, reset_seconds=50)
+    windows.hit("a")
+    assert windows.peek("a") == Hit(allowed=False, remaining=0, reset_seconds=50)
+    assert windows.peek("a") == Hit(allowed=False, remaining=0, reset_seconds=50)  # not counted
+    clock.now += 50
+    assert windows.peek("a").allowed
