@@ -37,7 +37,7 @@ HOST = b"127.0.0.1:8000"
 SEED_COUNT = 300
 PAGE_SIZE = 50
 USERNAME = "bench"
-PASSWORD = "benchmark passphrase, not a secret"  # noqa: S105  (a throwaway database)
+PASSWORD = "a throwaway passphrase for wrk runs"  # noqa: S105  (a throwaway database)
 WORKLOADS = ("get_one", "post", "page")
 ANONYMOUS, AUTHENTICATED = "anonymous", "authenticated"
 

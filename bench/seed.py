@@ -14,7 +14,7 @@ class SeedError(RuntimeError):
 
 
 BENCH_USERNAME = "bench"
-BENCH_PASSWORD = "benchmark passphrase, not a secret"  # noqa: S105  (a throwaway local server)
+BENCH_PASSWORD = "a throwaway passphrase for wrk runs"  # noqa: S105  (a throwaway local server; it may not contain the username)
 
 
 def account_headers(contender: Contender) -> dict[str, str]:
