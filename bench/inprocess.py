@@ -10,8 +10,9 @@ wall time; the median of `--rounds` rounds is reported, with the spread.
 
 Both accounts modes are measured, in one process: anonymous (TODO_AUTH=disabled) and with a
 bearer token on every request (TODO_AUTH=required, a user and token made through the API).
-`--profile WORKLOAD` prints a cProfile of that workload instead (authenticated unless
-`--anonymous`). See docs/performance.md, "Measuring in-process".
+`--profile WORKLOAD` prints a cProfile of that workload instead, and `--layers WORKLOAD` the CPU
+cost of each middleware of the edge (both authenticated unless `--anonymous`). See
+docs/performance.md, "Measuring in-process".
 """
 
 import argparse
@@ -242,6 +243,56 @@ async def _profile(args: argparse.Namespace) -> None:
     print(out.getvalue())
 
 
+async def _layers(args: argparse.Namespace) -> None:
+    """The edge priced layer by layer: the stack entered at each middleware in turn."""
+    from todo_api.deps import CALLER_SCOPE_KEY
+
+    with tempfile.TemporaryDirectory(prefix="todo-inprocess-") as scratch:
+        authenticated = not args.anonymous
+        driver, probe = await _app(authenticated, Path(scratch))
+        served = driver.app
+        fastapi_app: Any = served
+        while not hasattr(fastapi_app, "middleware_stack"):  # under the gc.freeze wrapper
+            fastapi_app = fastapi_app.app
+        stack: list[Any] = []
+        layer = fastapi_app.middleware_stack
+        while type(layer).__name__ not in _FRAMEWORK_INSIDE:
+            stack.append(layer)
+            layer = layer.app
+        # Below authentication, the caller it would have resolved is put in the scope.
+        callers = [entry.caller for entry in fastapi_app.state.token_cache._entries.values()]
+        from todo_api.authentication import LOCAL_CALLER
+
+        caller = callers[0] if authenticated and callers else LOCAL_CALLER
+        figures = []
+        for index, entry in enumerate(stack):
+            below_authentication = any(
+                type(outer).__name__ == "AuthenticationMiddleware" for outer in stack[:index]
+            )
+
+            async def entered(scope: Any, receive: Any, send: Any, entry: Any = entry) -> None:
+                scope[CALLER_SCOPE_KEY] = caller
+                await entry(scope, receive, send)
+
+            driver.app = entered if below_authentication else entry
+            call = _workload(args.layers, driver, probe)
+            await _cpu_per_request(call, args.requests // 4, 1)
+            rounds = [(await _cpu_per_request(call, args.requests, 1))[0] for _ in range(5)]
+            figures.append((type(entry).__name__, min(rounds)))
+        driver.app = served
+        await driver.stop()
+    mode = "authenticated" if authenticated else "anonymous"
+    print(f"{args.layers} ({mode}): CPU µs per lone request entering at each layer (best of 5)")
+    for index, (name, figure) in enumerate(figures):
+        below = figures[index + 1][1] if index + 1 < len(figures) else None
+        cost = f"{figure - below:6.1f}" if below is not None else "  (the lane or router and below)"
+        print(f"  {name:<32} {figure:7.1f} {cost}")
+
+
+# FastAPI's innermost layers: the routes' exception handlers and the router itself.
+_FRAMEWORK_INSIDE = ("ExceptionMiddleware", "AsyncExitStackMiddleware", "Router")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.inprocess", description=__doc__)
     parser.add_argument("--requests", type=int, default=2000, help="per round (default 2000)")
@@ -252,7 +303,12 @@ def main(argv: list[str] | None = None) -> int:
         "--modes", nargs="+", choices=(ANONYMOUS, AUTHENTICATED), default=[ANONYMOUS, AUTHENTICATED]
     )
     parser.add_argument("--profile", choices=WORKLOADS, help="print a cProfile instead")
-    parser.add_argument("--anonymous", action="store_true", help="profile with TODO_AUTH=disabled")
+    parser.add_argument(
+        "--layers", choices=WORKLOADS, help="price each layer of the edge for this workload"
+    )
+    parser.add_argument(
+        "--anonymous", action="store_true", help="--profile, --layers: with TODO_AUTH=disabled"
+    )
     parser.add_argument("--profile-concurrency", type=int, default=1)
     parser.add_argument("--sort", default="tottime", help="pstats sort key (default tottime)")
     parser.add_argument("--lines", type=int, default=45)
@@ -263,7 +319,10 @@ def main(argv: list[str] | None = None) -> int:
         runner: Callable[[Any], Any] = asyncio.run
     else:
         runner = uvloop.run
-    runner(_profile(args) if args.profile else _measure(args))
+    if args.layers:
+        runner(_layers(args))
+    else:
+        runner(_profile(args) if args.profile else _measure(args))
     return 0
 
 

@@ -138,7 +138,8 @@ class AddressRateLimitMiddleware:
                 if requests is not None and scope.get(CALLER_SCOPE_KEY) is None:
                     _allowed, request_fields, _seconds = requests.hit(key)
                     extra = extra + request_fields
-                message["headers"] = [*message.get("headers", ()), *extra]
+                if extra:  # a verified caller's fields come from the caller layer
+                    message["headers"] = [*message.get("headers", ()), *extra]
             await send(message)
 
         await self.app(scope, receive, send_counted)
