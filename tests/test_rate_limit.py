@@ -1,6 +1,8 @@
 """Rate limits: per user, per address when anonymous, tighter for password attempts; 429 with
 Retry-After and the IETF RateLimit fields."""
 
+import json
+
 import httpx2 as httpx
 import pytest
 from fastapi.testclient import TestClient
@@ -10,6 +12,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from support import ACCOUNT_PASSWORD, API_BASE_URL, TEMPLATE_AUTH
 from todo_api.app import create_app
 from todo_api.config import Settings
+from todo_api.rate_limit import IMPORT_BYTES_PER_REQUEST
 
 
 def _client(database_url: str, **settings: str) -> TestClient:
@@ -28,6 +31,35 @@ def test_a_user_past_the_limit_gets_429_with_retry_after(database_url: str) -> N
     assert answers[0].headers["ratelimit-policy"] == '"requests";q=3;w=60'
     assert answers[0].headers["ratelimit"].startswith('"requests";r=2;t=')
     assert refused.headers["ratelimit"].startswith('"requests";r=0;t=')
+
+
+def _import_body(todos: int) -> bytes:
+    items = [{"title": f"imported todo number {n:06d}"} for n in range(todos)]
+    return json.dumps({"format": "todo-api", "version": 1, "todos": items}).encode()
+
+
+def test_an_import_counts_one_request_per_16_kib_it_carries(database_url: str) -> None:
+    body = _import_body(1000)  # ~40 KiB: 1 + 2 requests
+    assert 2 * IMPORT_BYTES_PER_REQUEST <= len(body) < 3 * IMPORT_BYTES_PER_REQUEST
+    headers = {**TEMPLATE_AUTH, "content-type": "application/json"}
+    with _client(database_url, rate_limit="100/minute") as api:
+        imported = api.post("/import", content=body, headers=headers)
+        assert imported.status_code == 200
+        assert imported.json()["todos"] == 1000
+        assert imported.headers["ratelimit"].startswith('"requests";r=97;t=')
+        # A chunked body (no Content-Length) weighs the largest body allowed: 1 MiB, 65.
+        chunked = api.post("/import", content=iter([body]), headers=headers)
+        assert chunked.status_code == 200
+        assert chunked.headers["ratelimit"].startswith('"requests";r=32;t=')
+
+
+def test_an_import_heavier_than_the_limit_takes_the_whole_window(database_url: str) -> None:
+    headers = {**TEMPLATE_AUTH, "content-type": "application/json"}
+    with _client(database_url, rate_limit="2/minute") as api:
+        imported = api.post("/import", content=_import_body(1000), headers=headers)
+        after = api.get("/todos", headers=TEMPLATE_AUTH)
+    assert imported.status_code == 200  # never refused for its size alone
+    assert after.status_code == 429
 
 
 def test_anonymous_requests_count_per_address(database_url: str) -> None:

@@ -33,14 +33,15 @@ class FixedWindows:
         self._windows: dict[Hashable, list[float]] = {}  # key -> [ends at, hits]
         self._next_sweep = clock() + seconds
 
-    def hit(self, key: Hashable) -> Hit:
+    def hit(self, key: Hashable, cost: int = 1) -> Hit:
+        """Count `cost` hits for `key` (a request that weighs several counts as several)."""
         now = self._clock()
         if now >= self._next_sweep:
             self._sweep(now)
         window = self._windows.get(key)
         if window is None or window[0] <= now:
             window = self._windows[key] = [now + self.seconds, 0]
-        window[1] += 1
+        window[1] += cost
         hits = int(window[1])
         return Hit(hits <= self.limit, max(0, self.limit - hits), max(1, round(window[0] - now)))
 

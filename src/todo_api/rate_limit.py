@@ -15,6 +15,11 @@ Two layers around the authentication middleware share one set of counters (`Rate
   against TODO_RATE_LIMIT per user (from every address together), as the fast lane and the
   FastAPI routes see them.
 
+An import weighs what it carries: `POST /import` counts one request per IMPORT_BYTES_PER_REQUEST
+of its declared body (Content-Length; a body without one, chunked, counts as the largest body
+TODO_MAX_BODY_BYTES allows), at most a whole window, so one 1 MiB import (up to ~55,000 todos)
+is not one request among 600.
+
 Health and readiness probes are never limited (a kubelet or load balancer polls them from one
 address, often through a proxy). Past a limit: 429 problem with Retry-After. Every limited
 answer carries the IETF draft's `RateLimit-Policy` and `RateLimit` fields.
@@ -52,6 +57,8 @@ _PASSWORD_ROUTES = frozenset(
 Fields = list[tuple[bytes, bytes]]
 _CREDENTIAL_HEADERS = frozenset({b"authorization", b"cookie"})
 _USER, _ADDRESS, _REFUSED = "user", "address", "refused"  # what a counter's key counts
+IMPORT_ROUTE = ("POST", "/import")
+IMPORT_BYTES_PER_REQUEST = 16 * 1024  # ~300 todos of an export document
 
 
 class _Policy:
@@ -66,9 +73,10 @@ class _Policy:
             f'"{name}";q={limit.amount};w={limit.get_expiry()}'.encode(),
         )
 
-    def hit(self, key: Hashable) -> tuple[bool, Fields, int]:
-        """Count a request: (allowed, the RateLimit fields, seconds until the window resets)."""
-        window = self.windows.hit(key)
+    def hit(self, key: Hashable, cost: int = 1) -> tuple[bool, Fields, int]:
+        """Count a request that weighs `cost` (at most the whole limit): (allowed, the
+        RateLimit fields, seconds until the window resets)."""
+        window = self.windows.hit(key, min(cost, self.windows.limit))
         return window.allowed, self._fields(window), window.reset_seconds
 
     def spent(self, key: Hashable) -> tuple[Fields, int] | None:
@@ -91,6 +99,7 @@ class RateLimits:
         self.passwords = _policy("passwords", settings.password_rate_limit)
         # TODO_AUTH=disabled: every request is the local user's, counted per user.
         self.anonymous_possible = settings.auth == "required"
+        self.max_body_bytes = settings.max_body_bytes
 
 
 class AddressRateLimitMiddleware:
@@ -151,6 +160,7 @@ class CallerRateLimitMiddleware:
     def __init__(self, app: ASGIApp, *, limits: RateLimits) -> None:
         self.app = app
         self.requests = limits.requests
+        self.max_body_bytes = limits.max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         caller: Caller | None = scope.get(CALLER_SCOPE_KEY)
@@ -162,7 +172,12 @@ class CallerRateLimitMiddleware:
         ):
             await self.app(scope, receive, send)
             return
-        allowed, fields, seconds = self.requests.hit((_USER, caller.user_id))
+        cost = 1
+        if (scope["method"], scope["path"]) == IMPORT_ROUTE:
+            cost += (
+                _declared_length(scope["headers"], self.max_body_bytes) // IMPORT_BYTES_PER_REQUEST
+            )
+        allowed, fields, seconds = self.requests.hit((_USER, caller.user_id), cost)
         if not allowed:
             await _too_many(seconds, fields, scope, receive, send)
             return
@@ -191,6 +206,14 @@ async def _too_many(
 
 def _policy(name: str, setting: str) -> _Policy | None:
     return None if setting == RATE_LIMIT_OFF else _Policy(name, setting)
+
+
+def _declared_length(headers: list[tuple[bytes, bytes]], otherwise: int) -> int:
+    """The body's Content-Length, or `otherwise` when it has none (or an unreadable one)."""
+    for name, value in headers:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else otherwise
+    return otherwise
 
 
 def _has_credential(headers: list[tuple[bytes, bytes]]) -> bool:
