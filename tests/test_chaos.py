@@ -40,17 +40,19 @@ SOAK_RSS_GROWTH_LIMIT_BYTES = 10 * 1024 * 1024
 
 
 @contextmanager
-def server_group(database_dir: Path, port: int, **settings: str) -> Iterator[ServerProcess]:
+def server_group(
+    database_url: str, log_dir: Path, port: int, **settings: str
+) -> Iterator[ServerProcess]:
     """`todo-api serve` in a process group of its own, so a test can kill all of it at once."""
     env = {
         **os.environ,
         "TODO_PORT": str(port),
-        "TODO_DATABASE_URL": f"sqlite:///{database_dir / 'todo.db'}",
+        "TODO_DATABASE_URL": database_url,
         # Accounts on (TODO_AUTH=required, the default): every request carries a bearer token.
         "TODO_RATE_LIMIT": "off",  # the soak is one client, as fast as it can
         **{f"TODO_{name.upper()}": value for name, value in settings.items()},
     }
-    log_path = database_dir / f"server-{port}-{time.monotonic_ns()}.log"
+    log_path = log_dir / f"server-{port}-{time.monotonic_ns()}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             todo_api_command("serve"),
@@ -116,12 +118,16 @@ def stored_ids(base_url: str, auth: dict[str, str]) -> set[int]:
     return ids
 
 
-def test_no_acknowledged_write_is_lost_to_kill_9_under_load(tmp_path: Path) -> None:
+def test_no_acknowledged_write_is_lost_to_kill_9_under_load(
+    tmp_path: Path, empty_database_url: str
+) -> None:
+    """On both databases: SQLite's WAL, and PostgreSQL's commit, which the server's kill -9
+    cannot undo (the database server itself keeps running)."""
     acknowledged: list[int] = []
     port = free_port()
     auth: dict[str, str] = {}
     for _ in range(KILL_ROUNDS):
-        with server_group(tmp_path, port, workers=WORKERS_PER_SERVER) as server:
+        with server_group(empty_database_url, tmp_path, port, workers=WORKERS_PER_SERVER) as server:
             auth = auth or bearer_token(server.base_url)
             stop = threading.Event()
             writers = [
@@ -140,7 +146,7 @@ def test_no_acknowledged_write_is_lost_to_kill_9_under_load(tmp_path: Path) -> N
             for writer in writers:
                 writer.join(timeout=15)
     assert len(acknowledged) > KILL_ROUNDS * 10  # the load really ran
-    with server_group(tmp_path, port) as server:
+    with server_group(empty_database_url, tmp_path, port) as server:
         missing = set(acknowledged) - stored_ids(server.base_url, auth)
     assert missing == set(), f"{len(missing)} of {len(acknowledged)} acknowledged writes lost"
 
@@ -180,7 +186,8 @@ def mixed_load(
 
 
 def test_a_soak_under_mixed_load_keeps_memory_flat(tmp_path: Path) -> None:
-    with server_group(tmp_path, free_port(), access_log="false") as server:
+    database_url = f"sqlite:///{tmp_path / 'todo.db'}"
+    with server_group(database_url, tmp_path, free_port(), access_log="false") as server:
         auth = bearer_token(server.base_url)
         stop = threading.Event()
         failures: list[str] = []
