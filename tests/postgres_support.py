@@ -7,13 +7,22 @@ TEMPLATE`) the first time, then one a finished test gave back, reset to the temp
 sequences (~5 ms: copying and dropping a database forces checkpoints, 0.3-1 s each on a busy
 machine). A database that should start empty (migration tests) is made for the test and dropped
 on a thread of its own. Everything the run made is gone when it ends.
+
+`ThrowawayCluster` is a server of one test's own (initdb into a temporary directory, a free
+port, run as `nobody`), for tests that stop and start PostgreSQL: never the machine's.
 """
 
+import contextlib
 import itertools
 import os
+import pwd
 import queue
 import secrets
+import shutil
+import subprocess
+import tempfile
 import threading
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -167,3 +176,61 @@ class PostgresDatabases:
         if self._template is not None:
             self._drop(self._template)
         self._admin.dispose()
+
+
+POSTGRES_BIN = Path("/usr/lib/postgresql/15/bin")
+# The cluster runs as this user: PostgreSQL refuses to run as root.
+CLUSTER_USER = "nobody"
+CLUSTER_START_SECONDS = 60  # pg_ctl's own deadline for "started"/"stopped", not a wait
+
+
+class ThrowawayCluster:
+    """A PostgreSQL cluster of one test: initdb'd into a directory of its own, on a free port,
+    run by an unprivileged user; stopped and started at will. Never the machine's server."""
+
+    def __init__(self, port: int) -> None:
+        if not (POSTGRES_BIN / "initdb").exists():
+            raise FileNotFoundError(f"no PostgreSQL 15 binaries in {POSTGRES_BIN}")
+        self.port = port
+        # Not under pytest's tmp_path: its parents are root's alone, and the cluster's user
+        # must reach the directory.
+        self.directory = Path(tempfile.mkdtemp(prefix="todo-cluster-"))
+        self.data = self.directory / "data"
+        if os.geteuid() == 0:
+            user = pwd.getpwnam(CLUSTER_USER)
+            os.chown(self.directory, user.pw_uid, user.pw_gid)
+            self._as_user = ["runuser", "-u", CLUSTER_USER, "--"]
+        else:
+            self._as_user = []
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+        self.url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+
+    def _run(self, program: str, *args: str) -> None:
+        subprocess.run(
+            [*self._as_user, str(POSTGRES_BIN / program), *args],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            cwd=self.directory,
+        )
+
+    def start(self) -> None:
+        """Start the server and return once it accepts connections (pg_ctl -w)."""
+        options = (
+            f"-p {self.port} -c listen_addresses=127.0.0.1"
+            f" -c unix_socket_directories={self.directory}"
+        )
+        self._run(
+            "pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.directory / "log"),
+            "-w", "-t", str(CLUSTER_START_SECONDS), "start",
+        )  # fmt: skip
+
+    def stop(self) -> None:
+        """Stop the server as an operator would (fast: sessions are ended, work rolled back)."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def remove(self) -> None:
+        """Stop the server if it runs, and delete the cluster."""
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        shutil.rmtree(self.directory, ignore_errors=True)

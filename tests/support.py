@@ -127,24 +127,41 @@ def running_server(
 ) -> Iterator[ServerProcess]:
     """Start `command` (a server on `port`), wait for health, yield it, stop it.
     `preexec_fn` runs in the child before the command (to lower a resource limit, say)."""
+    with running_servers(command, [(env, port)], cwd, preexec_fn) as [server]:
+        yield server
+
+
+@contextlib.contextmanager
+def running_servers(
+    command: list[str],
+    envs_and_ports: list[tuple[Mapping[str, str], int]],
+    cwd: Path = PROJECT_ROOT,
+    preexec_fn: Callable[[], object] | None = None,
+) -> Iterator[list[ServerProcess]]:
+    """Start one `command` per (env, port) all at once, then wait until every one is healthy;
+    yield them, stop them."""
     with tempfile.TemporaryDirectory() as folder:
-        log_path = Path(folder) / "server.log"
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                command,
-                cwd=cwd,
-                env={**os.environ, **env},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                preexec_fn=preexec_fn,
-            )
-        server = ServerProcess(process, f"http://127.0.0.1:{port}", log_path)
+        servers: list[ServerProcess] = []
         try:
-            wait_until_healthy(server)
-            yield server
+            for number, (env, port) in enumerate(envs_and_ports):
+                log_path = Path(folder) / f"server-{number}.log"
+                with log_path.open("wb") as log:
+                    process = subprocess.Popen(
+                        command,
+                        cwd=cwd,
+                        env={**os.environ, **env},
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        preexec_fn=preexec_fn,
+                    )
+                servers.append(ServerProcess(process, f"http://127.0.0.1:{port}", log_path))
+            for server in servers:
+                wait_until_healthy(server)
+            yield servers
         finally:
-            server.stop()
-            SERVER_LOGS.append(server.output())
+            for server in servers:
+                server.stop()
+                SERVER_LOGS.append(server.output())
 
 
 @dataclass
@@ -200,6 +217,25 @@ def todo_api_server(
         **{f"TODO_{name.upper()}": value for name, value in settings.items()},
     }
     return running_server(todo_api_command("serve"), env, port, preexec_fn=preexec_fn)
+
+
+def todo_api_replicas(
+    database_url: str, count: int, **settings: str
+) -> AbstractContextManager[list[ServerProcess]]:
+    """`count` `todo-api serve` processes on one (server) database, each on a free port, started
+    at once; `settings` are more TODO_* variables as for `todo_api_server` (a PostgreSQL
+    database needs `secret_key`, the same for all)."""
+    envs_and_ports: list[tuple[Mapping[str, str], int]] = []
+    for _ in range(count):
+        port = free_port()
+        env = {
+            "TODO_PORT": str(port),
+            "TODO_DATABASE_URL": database_url,
+            "TODO_RATE_LIMIT": "off",
+            **{f"TODO_{name.upper()}": value for name, value in settings.items()},
+        }
+        envs_and_ports.append((env, port))
+    return running_servers(todo_api_command("serve"), envs_and_ports)
 
 
 def post_created(client: Any, path: str, **body: Any) -> dict[str, Any]:
