@@ -3,9 +3,11 @@
 Every contender runs with the access log off and warnings-only logging, so the comparison is
 about the code that answers a request, not about how each one logs it. todo-api runs twice:
 as deployed (TODO_AUTH=required, a bearer token on every request) and anonymous
-(TODO_AUTH=disabled), so the cost of authentication is measured in the same run.
+(TODO_AUTH=disabled), so the cost of authentication is measured in the same run; and, as
+deployed, on PostgreSQL (the machine's server: it shares the CPUs with wrk and the servers).
 """
 
+import secrets
 import sys
 from pathlib import Path
 
@@ -13,10 +15,11 @@ from bench.servers import HOST, Contender, free_port
 
 OURS = "todo-api"
 ANONYMOUS = "todo-api-anon"
+POSTGRES = "todo-api-pg"
 FLOOR = "floor"
 BARE = "bare-asgi"
 TUTORIAL = "tutorial"
-NAMES = (OURS, ANONYMOUS, FLOOR, BARE, TUTORIAL)
+NAMES = (OURS, ANONYMOUS, POSTGRES, FLOOR, BARE, TUTORIAL)
 
 _FLAGS = (  # the same stack todo-api serves on
     "--loop",
@@ -59,6 +62,27 @@ def todo_api(database_dir: Path, *, authenticated: bool = True) -> Contender:
         },
         holds_data=True,
         needs_account=authenticated,
+    )
+
+
+def todo_api_postgres(database_url: str) -> Contender:
+    """todo-api as deployed (accounts on), on an empty PostgreSQL database it migrates."""
+    port = free_port()
+    sqlite = todo_api(Path("."))
+    return Contender(
+        name=POSTGRES,
+        summary=f"{POSTGRES}: `todo-api serve`, PostgreSQL (the machine's server, pool of 10),"
+        " TODO_AUTH=required, a bearer token per request",
+        argv=sqlite.argv,
+        port=port,
+        env={
+            **sqlite.env,
+            "TODO_PORT": str(port),
+            "TODO_DATABASE_URL": database_url,
+            "TODO_SECRET_KEY": "bench-" + secrets.token_urlsafe(32),
+        },
+        holds_data=True,
+        needs_account=True,
     )
 
 

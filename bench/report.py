@@ -32,13 +32,15 @@ def summarise(
     ours: str,
     floor: str,
     anonymous: str | None = None,
+    on_postgres: str | None = None,
 ) -> dict[str, Any]:
     """A JSON-ready summary of one workload: per-contender medians and paired ratios.
 
     Besides todo-api over each reference, it gives the floor over each reference that todo-api
     has a target against: what FastAPI alone reaches there, the ceiling for that target; and
     the `anonymous` todo-api (TODO_AUTH=disabled) over the floor, the figure runs before
-    accounts reported.
+    accounts reported; and todo-api on PostgreSQL (`on_postgres`) over todo-api on SQLite,
+    against the workload's `postgres_target`.
     """
     contenders = {
         name: {
@@ -59,6 +61,8 @@ def summarise(
     ]
     if anonymous is not None and anonymous in runs:
         pairs.append((anonymous, floor))
+    if on_postgres is not None and on_postgres in runs:
+        pairs.append((on_postgres, ours))
     ratios = []
     for numerator, denominator in pairs:
         paired = [
@@ -67,6 +71,8 @@ def summarise(
         ]
         median = statistics.median(paired)
         target = workload.targets.get(denominator) if numerator == ours else None
+        if numerator == on_postgres:
+            target = workload.postgres_target
         ratios.append(
             {
                 "numerator": numerator,

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import contenders
+from bench.postgres import bench_database
 from bench.report import ContenderRuns, failures, render, summarise
 from bench.scale import ScaleError, scale_check
 from bench.seed import SeedError, account_headers, probe_id, seed_todos
@@ -147,9 +148,11 @@ def _benchmark(rounds: int, duration: int) -> list[dict[str, Any]]:
     """Start every contender, seed the ones that hold data, measure each workload, stop them all."""
     with tempfile.TemporaryDirectory(prefix="todo-bench-") as scratch, ExitStack() as servers:
         workdir = Path(scratch)
+        postgres_url = servers.enter_context(bench_database())
         lineup = [
             contenders.todo_api(workdir),
             contenders.todo_api(workdir, authenticated=False),
+            *([contenders.todo_api_postgres(postgres_url)] if postgres_url else []),
             *contenders.references(),
         ]
         running = []
@@ -214,7 +217,14 @@ def _measure(
                 f" p99 {result.p99_ms:.1f}ms"
             )
         print(f"  round {number + 1}/{rounds}: {' | '.join(line)}", flush=True)
-    return summarise(workload, runs, contenders.OURS, contenders.FLOOR, contenders.ANONYMOUS)
+    return summarise(
+        workload,
+        runs,
+        contenders.OURS,
+        contenders.FLOOR,
+        anonymous=contenders.ANONYMOUS,
+        on_postgres=contenders.POSTGRES,
+    )
 
 
 def _document(

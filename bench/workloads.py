@@ -16,6 +16,9 @@ class Workload:
     post_body: str | None = None
     # Minimum req/s of todo-api over a reference's, per reference name; empty = report only.
     targets: dict[str, float] = field(default_factory=dict)
+    # Minimum req/s of todo-api on PostgreSQL over todo-api on SQLite in the same run (the
+    # database server shares the CPUs); None = report only.
+    postgres_target: float | None = None
 
     @property
     def request(self) -> str:
@@ -32,6 +35,7 @@ WORKLOADS = (
         path="/todos/{todo_id}",
         # ANONYMOUS: authentication (a cached token check) costs at most a tenth.
         targets={FLOOR: 0.7, TUTORIAL: 3.0, ANONYMOUS: 0.9},
+        postgres_target=0.6,
     ),
     Workload(
         key="post",
@@ -39,6 +43,7 @@ WORKLOADS = (
         path="/todos",
         post_body=POST_BODY,
         targets={FLOOR: 0.5, TUTORIAL: 2.5, ANONYMOUS: 0.9},
+        postgres_target=0.5,
     ),
     Workload(key="page", label=f"GET a page of {PAGE_SIZE}", path=f"/todos?limit={PAGE_SIZE}"),
 )
