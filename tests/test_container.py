@@ -37,7 +37,7 @@ BASE_IMAGE = "todo-api-base:bookworm"
 IMAGE = "todo-api:test"
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 APP_UID = 10001
-SIZE_BUDGET_BYTES = 60 * 1000 * 1000  # what the image may add over its base, in docker's MB
+SIZE_BUDGET_BYTES = 75 * 1000 * 1000  # what the image may add over its base, in docker's MB
 BUILD_TIMEOUT_SECONDS = 900
 START_TIMEOUT_SECONDS = 60
 HEALTHY_TIMEOUT_SECONDS = 90  # the first probe runs one --interval (10 s) after start
@@ -364,7 +364,7 @@ def test_image_holds_no_sources_tests_caches_or_build_tools(image: str) -> None:
     assert tools.stdout.split() == []
 
 
-def test_image_adds_at_most_60_mb_to_its_base(image: str) -> None:
+def test_image_adds_at_most_75_mb_to_its_base(image: str) -> None:
     def size(name: str) -> int:
         return int(docker("image", "inspect", "-f", "{{.Size}}", name).stdout)
 

@@ -207,6 +207,27 @@ def test_timestamps_are_kept_and_missing_ones_default(client: TestClient) -> Non
     assert new.list_id == client.get("/lists").json()[0]["id"]  # no list: the default list
 
 
+def test_a_big_document_validated_in_slices_names_each_bad_todo_by_its_index(
+    client: TestClient,
+) -> None:
+    """Past VALIDATION_SLICE todos, validation runs slice by slice (the event loop gets the GIL
+    in between); errors still name the todo's index in the whole document."""
+    count = 2 * export_document.VALIDATION_SLICE + 10
+    items: list[dict[str, Any]] = [{"title": f"todo {n}"} for n in range(count)]
+    items[3] = {"title": ""}
+    items[count - 1] = {"title": "late", "completed_at": "2026-01-01T00:00:00Z"}
+    errors = assert_validation_problem(client.post("/import", json=document(*items)))
+    assert [error["loc"] for error in errors] == [
+        ["body", "todos", 3, "title"],
+        ["body", "todos", count - 1],
+    ]
+    assert client.get("/todos").json() == []
+    items[3], items[count - 1] = {"title": "fixed"}, {"title": "late"}
+    imported = client.post("/import", json=document(*items))
+    assert imported.status_code == 200
+    assert imported.json() == {"lists": 0, "todos": count}
+
+
 def test_one_bad_todo_among_many_imports_nothing(client: TestClient) -> None:
     items = [{"title": f"todo {n}", "tags": ["bulk"]} for n in range(40)]
     items[12] = {"title": "   ", "tags": ["bulk"]}
