@@ -281,3 +281,30 @@ def test_every_query_filter_reaches_the_repository() -> None:
         **filters.model_dump(),
         "tag": ("a", "B"),
     }
+
+
+def test_count_takes_the_filters_of_a_page(client: TestClient) -> None:
+    other = client.post("/lists", json={"name": "Other"}).json()
+    create(client, title="milk", completed=True, tags=["home"])
+    create(client, title="oat milk", tags=["home"])
+    create(client, title="bread")
+    create(client, title="elsewhere", list_id=other["id"])
+
+    def count(**params: Any) -> int:
+        response = client.get("/todos/count", params=params)
+        assert response.status_code == 200, response.text
+        counted: int = response.json()["count"]
+        return counted
+
+    assert count() == 4
+    assert count(list_id=other["id"]) == 1
+    assert count(completed="false") == 3
+    assert count(completed="true", tag="HOME") == 1
+    assert count(q="mil") == 2
+    assert count(list_id=other["id"], completed="true") == 0
+
+
+def test_count_refuses_what_a_page_refuses(client: TestClient) -> None:
+    assert client.get("/todos/count", params={"sort": "order"}).status_code == 422
+    assert client.get("/todos/count", params={"q": "!!"}).status_code == 422
+    assert client.get("/todos/count?completed=true&completed=false").status_code == 422

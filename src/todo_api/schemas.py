@@ -244,6 +244,12 @@ class BulkResult(BaseModel):
     count: int
 
 
+class TodoCount(BaseModel):
+    """How many todos match the filters."""
+
+    count: int
+
+
 class ServiceInfo(BaseModel):
     """What `GET /` tells a client about this service."""
 

@@ -368,6 +368,16 @@ def list_todos(
     return [Todo._make(row) for row in rows]
 
 
+def count_todos(
+    connection: Connection, owner_id: int, filters: TodoCriteria, now: dt.datetime
+) -> int:
+    """How many todos match `filters` (what `list_todos` would return over every page)."""
+    statement = sa.select(sa.func.count()).where(*_filter_clauses(_shape(filters)))
+    return int(
+        connection.execute(statement, filter_parameters(filters, owner_id, now)).scalar_one()
+    )
+
+
 def matching_ids(filters: TodoCriteria) -> sa.Select[Any]:
     """The ids of the todos `filters` select (bound with `filter_parameters`)."""
     return sa.select(todos.c.id).where(*_filter_clauses(_shape(filters)))

@@ -36,6 +36,7 @@ from todo_api.routes.openapi import (
     Responses,
 )
 from todo_api.schemas import (
+    TodoCount,
     TodoCreate,
     TodoFilters,
     TodoPageQuery,
@@ -132,6 +133,21 @@ async def create_todo(request: Request, todo: TodoCreate) -> Response:
         return versioned_response(body, created.version, status_code=201, location=True)
 
     return await idempotent_write(request, caller.user_id, create)
+
+
+@router.get("/count", responses=INVALID)
+async def count_todos(request: Request, filters: Annotated[TodoFilters, Query()]) -> TodoCount:
+    """How many todos match the filters (those of `GET /todos`, without `sort` and pages)."""
+    _require_single_values(request, TodoFilters)
+    caller = caller_of(request)
+    database = database_of(request)
+    if filters.q is not None and await database.read(search_index.search_index_is_behind):
+        await database.write(search_index.index_pending_search)
+    criteria = criteria_of(filters)
+    count = await database.read(
+        lambda connection: repository.count_todos(connection, caller.user_id, criteria, clock.now())
+    )
+    return TodoCount(count=count)
 
 
 @router.get(
