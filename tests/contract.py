@@ -23,7 +23,7 @@ Model = TypeVar("Model", bound=BaseModel)
 
 # Served beside the API, not part of it: the document and the pages that render it, and the
 # Prometheus metrics (on the API's port only with TODO_AUTH=disabled and no TODO_METRICS_PORT).
-BESIDE_THE_API = re.compile(r"/openapi\.json|/docs(/.*)?|/redoc|/metrics")
+BESIDE_THE_API = re.compile(r"/openapi\.json|/docs(/.*)?|/redoc|/metrics|/app/.*")
 PROBLEM = {"$ref": "#/components/schemas/Problem"}
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 NO_BODY_STATUSES = {204, 304}

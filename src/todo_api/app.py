@@ -43,9 +43,11 @@ from todo_api.routes import (
     users,
 )
 from todo_api.routes.docs import docs_router
+from todo_api.routes.web import web_router
 from todo_api.secret_key import secret_key
 from todo_api.security_headers import SecurityHeadersMiddleware
 from todo_api.token_cache import TokenCache
+from todo_api.web_assets import WebAssets
 from todo_api.worker_process import exit_with_parent
 
 TITLE = "todo-api"
@@ -81,7 +83,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             database.close()
 
+    # The web app's files, read and compressed once per app (web_assets.py); the page knows
+    # whether to ask who is there, and whether to offer signing up.
+    web = WebAssets.load(auth=settings.auth, registration=settings.registration)
     routers = [
+        web_router(web),
         health.router,
         todos.router,
         lists.router,

@@ -5,7 +5,8 @@
   must never keep one user's todos), and on every answer of the account routes, which hand out
   secrets (a token, a session cookie and its CSRF token: RFC 6749 §5.1) or take a password,
   unless the route set its own;
-- on HTML (the `/docs` and `/redoc` pages): a strict `Content-Security-Policy` — scripts from
+- on HTML without a policy of its own (the web app's page brings its own, web_assets.py; the
+  `/docs` and `/redoc` pages get this one): a strict `Content-Security-Policy` — scripts from
   this origin only, plus the page's own inline scripts by their SHA-256 (the documentation
   pages are made from fixed templates, never from request data, so hashing what they hold
   admits nothing a client put there); no framing (`frame-ancestors 'none'`, `X-Frame-Options`).
@@ -67,7 +68,10 @@ class SecurityHeadersMiddleware:
                     if rendered_page:
                         held.append(message)
                         return
-                    headers += [_policy_header(b""), _FRAMING]
+                    # A page with a policy of its own (the web app's, web_assets.py) keeps it:
+                    # a second policy would only be intersected with the first.
+                    if b"content-security-policy" not in names:
+                        headers += [_policy_header(b""), _FRAMING]
             elif held and message["type"] == "http.response.body":
                 # The documentation pages are sent whole, in one body message.
                 start = held.pop()

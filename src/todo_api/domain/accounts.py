@@ -46,7 +46,7 @@ PUBLIC_ROUTES = frozenset(
         ("DELETE", "/session"),
     }
 )
-_PUBLIC_PREFIXES = ("/docs/",)  # the Swagger UI's own assets
+_PUBLIC_PREFIXES = ("/docs/", "/app/")  # the Swagger UI's and the web app's own files
 
 
 class CredentialKind(StrEnum):

@@ -1,32 +1,13 @@
-"""Service metadata, liveness and readiness."""
+"""Liveness and readiness. (`/`, the service's front door, is routes/web.py.)"""
 
 from fastapi import APIRouter, Request, Response
 
-from todo_api import __version__
 from todo_api.deps import database_of
 from todo_api.migrate import is_at_head
 from todo_api.problems import problem_response
-from todo_api.representation import base_url
-from todo_api.schemas import Health, ServiceInfo
+from todo_api.schemas import Health
 
 router = APIRouter(tags=["service"])
-
-
-@router.get("/")
-async def service_info(request: Request) -> ServiceInfo:
-    """Name, version and where to go next."""
-    base = base_url(request)
-    return ServiceInfo(
-        name="todo-api",
-        version=__version__,
-        links={
-            "todos": f"{base}/todos",
-            "docs": f"{base}/docs",
-            "openapi": f"{base}/openapi.json",
-            "health": f"{base}/health",
-            "ready": f"{base}/ready",
-        },
-    )
 
 
 @router.get("/health")

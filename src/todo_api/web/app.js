@@ -1,0 +1,968 @@
+// The web app: TodoMVC's list view (app-spec.md, its markup and behaviour) over the todo-api
+// API, with lists, tags, priority, due dates, notes, search, sort, reordering and cursor pages.
+// The server holds the state; the page shows what the server answered. User text is only ever
+// set with textContent or as a form value: never parsed as HTML.
+
+import { Api, ApiError } from "./api.js";
+import { Account } from "./account.js";
+import { ConflictDialog, ConfirmDialog } from "./dialogs.js";
+import { dueText, isOverdue, dueFields, dueInputs } from "./due.js";
+
+const api = new Api();
+const $ = (selector, root = document) => root.querySelector(selector);
+const FILTER_ROUTES = { "#/": "all", "#/active": "active", "#/completed": "completed" };
+const PRIORITY_LABELS = ["", "Low priority", "Medium priority", "High priority"];
+const PRIORITY_MARKS = ["", "!", "!!", "!!!"];
+const LIST_KEY = "todo-api.list";
+const SORT_KEY = "todo-api.sort";
+const SEARCH_DELAY_MS = 200;
+// Sorts in which a new todo belongs at the top rather than the bottom.
+const NEWEST_FIRST = new Set(["-created_at", "-updated_at"]);
+
+const el = {
+  app: $(".app"),
+  lists: $(".lists"),
+  newListForm: $(".new-list-form"),
+  newList: $(".new-list"),
+  listName: $(".current-list-name"),
+  newTodo: $(".new-todo"),
+  search: $(".search"),
+  tagFilter: $(".tag-filter"),
+  sort: $(".sort"),
+  main: $(".main"),
+  toggleAll: $(".toggle-all"),
+  todoList: $(".todo-list"),
+  loadingMore: $(".loading-more"),
+  sentinel: $(".page-sentinel"),
+  footer: $(".footer"),
+  count: $(".todo-count"),
+  filters: $(".filters"),
+  clearCompleted: $(".clear-completed"),
+  status: $(".status"),
+  importFile: $(".import-file"),
+  details: $(".details"),
+  detailsForm: $(".details-form"),
+};
+
+const state = {
+  lists: [],
+  listId: null,
+  filter: "all",
+  q: "",
+  tag: "",
+  sort: localStorage.getItem(SORT_KEY) || "order",
+  entries: new Map(), // todo id -> { todo, etag (null until the server told us), li }
+  order: [], // ids as shown, top to bottom
+  next: null, // the next page's URL, from the Link header
+  loadingPage: false,
+  generation: 0, // bumped by every reload; answers of an older one are dropped
+  counts: { active: 0, completed: 0 },
+  countsAsked: 0,
+  pendingWrites: 0,
+  lastOrder: 0,
+};
+
+const conflicts = new ConflictDialog($(".conflict"));
+const confirmation = new ConfirmDialog($(".confirm"));
+
+// ---------------------------------------------------------------- status and errors
+
+function say(message) {
+  el.status.textContent = "";
+  // A fresh text node, so a screen reader announces a repeated message again.
+  requestAnimationFrame(() => {
+    el.status.textContent = message;
+  });
+}
+
+function failed(error) {
+  if (error instanceof ApiError && (error.status === 401 || error.status === 403)) return;
+  say(`Could not save: ${error.message}`);
+  console.warn(error);
+}
+
+// Writes run one after another in the order the person made them, so that answers cannot
+// overtake each other; counts are asked again once none is running.
+let writeChain = Promise.resolve();
+
+function write(work) {
+  state.pendingWrites++;
+  state.countsAsked++;
+  document.body.classList.add("saving");
+  const run = writeChain.then(work).catch(failed).finally(() => {
+    state.pendingWrites--;
+    if (state.pendingWrites === 0) {
+      document.body.classList.remove("saving");
+      refreshCounts();
+    }
+  });
+  writeChain = run;
+  return run;
+}
+
+// ---------------------------------------------------------------- queries
+
+function listFilters() {
+  return state.listId === null ? {} : { list_id: state.listId };
+}
+
+function viewFilters() {
+  const filters = { ...listFilters(), sort: state.sort };
+  if (state.filter !== "all") filters.completed = state.filter === "completed";
+  if (/[\p{L}\p{N}]/u.test(state.q)) filters.q = state.q;
+  if (state.tag) filters.tag = state.tag;
+  return filters;
+}
+
+function belongsInView(todo) {
+  if (state.listId !== null && todo.list_id !== state.listId) return false;
+  if (state.filter === "active" && todo.completed) return false;
+  if (state.filter === "completed" && !todo.completed) return false;
+  return true;
+}
+
+async function reload() {
+  const generation = ++state.generation;
+  state.next = null;
+  state.loadingPage = true;
+  try {
+    const page = await api.todoPage(viewFilters());
+    if (generation !== state.generation) return;
+    state.entries.clear();
+    state.order = [];
+    el.todoList.replaceChildren();
+    appendPage(page);
+  } catch (error) {
+    failed(error);
+  } finally {
+    if (generation === state.generation) state.loadingPage = false;
+  }
+  refreshCounts();
+  refreshTags();
+  loadMoreIfVisible();
+}
+
+async function loadMore() {
+  if (!state.next || state.loadingPage) return;
+  const generation = state.generation;
+  state.loadingPage = true;
+  el.loadingMore.hidden = false;
+  try {
+    const page = await api.todoPage(null, state.next);
+    if (generation === state.generation) appendPage(page);
+  } catch (error) {
+    failed(error);
+  } finally {
+    if (generation === state.generation) {
+      state.loadingPage = false;
+      el.loadingMore.hidden = true;
+      loadMoreIfVisible();
+    }
+  }
+}
+
+function appendPage(page) {
+  state.next = page.next;
+  const fragment = document.createDocumentFragment();
+  for (const todo of page.todos) {
+    if (state.entries.has(todo.id)) continue; // made here meanwhile, already shown
+    const entry = { todo, etag: null, li: null };
+    state.entries.set(todo.id, entry);
+    state.order.push(todo.id);
+    fragment.append(render(entry));
+    noteOrder(todo);
+  }
+  el.todoList.append(fragment);
+  el.todoList.dataset.loaded = String(state.order.length);
+}
+
+// Infinite scroll: the next page is asked for when the end of the list comes into view.
+const pageObserver = new IntersectionObserver(
+  (observed) => {
+    if (observed.some((item) => item.isIntersecting)) loadMore();
+  },
+  { rootMargin: "600px 0px" },
+);
+
+function loadMoreIfVisible() {
+  // The observer fires on changes only: re-arm it so a short page that leaves the sentinel in
+  // view asks for the next one.
+  pageObserver.unobserve(el.sentinel);
+  pageObserver.observe(el.sentinel);
+}
+
+async function refreshCounts() {
+  if (state.pendingWrites > 0) return;
+  const asked = ++state.countsAsked;
+  try {
+    const [active, completed] = await Promise.all([
+      api.countTodos({ ...listFilters(), completed: false }),
+      api.countTodos({ ...listFilters(), completed: true }),
+    ]);
+    if (asked === state.countsAsked && state.pendingWrites === 0) {
+      state.counts = { active, completed };
+      showCounts();
+    }
+  } catch (error) {
+    failed(error);
+  }
+}
+
+async function refreshTags() {
+  try {
+    const tags = await api.tags();
+    const options = [new Option("Any tag", "")];
+    for (const tag of tags) options.push(new Option(`${tag.name} (${tag.count})`, tag.name));
+    if (state.tag && !tags.some((tag) => tag.name.toLowerCase() === state.tag.toLowerCase())) {
+      options.push(new Option(state.tag, state.tag));
+    }
+    el.tagFilter.replaceChildren(...options);
+    el.tagFilter.value = state.tag;
+  } catch (error) {
+    failed(error);
+  }
+}
+
+// ---------------------------------------------------------------- rendering
+
+function render(entry) {
+  const li = entry.li || createItem(entry);
+  entry.li = li;
+  const { todo } = entry;
+  li.classList.toggle("completed", todo.completed);
+  const overdue = isOverdue(todo);
+  li.classList.toggle("overdue", overdue);
+  const toggle = $(".toggle", li);
+  toggle.checked = todo.completed;
+  toggle.setAttribute("aria-label", `Completed: ${todo.title}`);
+  $("label", li).textContent = todo.title;
+  $(".destroy", li).setAttribute("aria-label", `Delete: ${todo.title}`);
+  $(".open-details", li).setAttribute("aria-label", `Details of: ${todo.title}`);
+  $(".move-up", li).setAttribute("aria-label", `Move up: ${todo.title}`);
+  $(".move-down", li).setAttribute("aria-label", `Move down: ${todo.title}`);
+
+  const meta = $(".meta", li);
+  const parts = [];
+  if (todo.priority > 0) {
+    const priority = document.createElement("span");
+    priority.className = `priority priority-${todo.priority}`;
+    priority.textContent = PRIORITY_MARKS[todo.priority];
+    priority.title = PRIORITY_LABELS[todo.priority];
+    const spoken = document.createElement("span");
+    spoken.className = "visually-hidden";
+    spoken.textContent = PRIORITY_LABELS[todo.priority];
+    priority.setAttribute("aria-hidden", "true");
+    parts.push(priority, spoken);
+  }
+  const due = dueText(todo);
+  if (due) {
+    const time = document.createElement("time");
+    time.className = overdue ? "due overdue-label" : "due";
+    time.dateTime = todo.due_at || todo.due_date;
+    time.textContent = overdue ? `Overdue: ${due}` : `Due ${due}`;
+    parts.push(time);
+  }
+  for (const tag of todo.tags) {
+    const chip = document.createElement("span");
+    chip.className = "tag";
+    chip.textContent = `#${tag}`;
+    parts.push(chip);
+  }
+  if (todo.description) {
+    const notes = document.createElement("span");
+    notes.className = "notes";
+    notes.textContent = todo.description;
+    parts.push(notes);
+  }
+  meta.replaceChildren(...parts);
+  meta.hidden = parts.length === 0;
+  return li;
+}
+
+function createItem(entry) {
+  const li = document.createElement("li");
+  li.dataset.id = String(entry.todo.id);
+  const view = document.createElement("div");
+  view.className = "view";
+  const handle = document.createElement("span");
+  handle.className = "drag-handle";
+  handle.draggable = true;
+  handle.setAttribute("aria-hidden", "true");
+  handle.textContent = "⠿";
+  const toggle = document.createElement("input");
+  toggle.className = "toggle";
+  toggle.type = "checkbox";
+  const label = document.createElement("label");
+  const meta = document.createElement("span");
+  meta.className = "meta";
+  const up = button("move-up", "↑");
+  const down = button("move-down", "↓");
+  const details = button("open-details", "⋯");
+  const destroy = button("destroy", "");
+  view.append(handle, toggle, label, meta, up, down, details, destroy);
+  const edit = document.createElement("input");
+  edit.className = "edit";
+  edit.setAttribute("aria-label", "Title");
+  edit.maxLength = 500;
+  li.append(view, edit);
+  return li;
+}
+
+function button(className, text) {
+  const element = document.createElement("button");
+  element.type = "button";
+  element.className = className;
+  element.textContent = text;
+  return element;
+}
+
+function showCounts() {
+  const { active, completed } = state.counts;
+  const total = active + completed;
+  el.main.hidden = total === 0 && state.order.length === 0;
+  el.footer.hidden = total === 0;
+  const strong = document.createElement("strong");
+  strong.textContent = String(active);
+  el.count.replaceChildren(strong, ` ${active === 1 ? "item" : "items"} left`);
+  el.clearCompleted.hidden = completed === 0;
+  el.toggleAll.checked = total > 0 && active === 0;
+}
+
+function showFilter() {
+  for (const link of el.filters.querySelectorAll("a")) {
+    const selected = FILTER_ROUTES[link.getAttribute("href")] === state.filter;
+    link.classList.toggle("selected", selected);
+    if (selected) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+  document.body.classList.toggle("reorderable", state.sort === "order");
+}
+
+function adjustCounts(before, after) {
+  const counts = state.counts;
+  if (before) counts[before.completed ? "completed" : "active"]--;
+  if (after) counts[after.completed ? "completed" : "active"]++;
+  showCounts();
+}
+
+// ---------------------------------------------------------------- the entries
+
+function place(entry, index) {
+  const id = entry.todo.id;
+  state.order = state.order.filter((other) => other !== id);
+  state.order.splice(index, 0, id);
+  const following = state.entries.get(state.order[index + 1]);
+  el.todoList.insertBefore(entry.li, following ? following.li : null);
+}
+
+function drop(id) {
+  const entry = state.entries.get(id);
+  if (!entry) return;
+  entry.li.remove();
+  state.entries.delete(id);
+  state.order = state.order.filter((other) => other !== id);
+  if (state.order.length === 0) showCounts();
+}
+
+function show(todo, etag) {
+  const entry = state.entries.get(todo.id);
+  if (!entry) return;
+  const before = entry.todo;
+  entry.todo = todo;
+  entry.etag = etag;
+  noteOrder(todo);
+  if (before.completed !== todo.completed || before.list_id !== todo.list_id) {
+    adjustCounts(before.list_id === state.listId || state.listId === null ? before : null,
+      todo.list_id === state.listId || state.listId === null ? todo : null);
+  }
+  if (belongsInView(todo)) render(entry);
+  else drop(todo.id);
+}
+
+function noteOrder(todo) {
+  if (todo.order !== null && todo.order > state.lastOrder) state.lastOrder = todo.order;
+}
+
+function nextOrder() {
+  state.lastOrder = Math.max(state.lastOrder + 1, Date.now());
+  return state.lastOrder;
+}
+
+// ---------------------------------------------------------------- changing todos
+
+function addTodo(title) {
+  const fields = { title, order: nextOrder() };
+  if (state.listId !== null) fields.list_id = state.listId;
+  return write(async () => {
+    const { item, etag } = await api.createTodo(fields);
+    adjustCounts(null, item);
+    if (!belongsInView(item) || state.entries.has(item.id)) return;
+    const entry = { todo: item, etag, li: null };
+    state.entries.set(item.id, entry);
+    render(entry);
+    place(entry, NEWEST_FIRST.has(state.sort) ? 0 : state.order.length);
+    showCounts();
+    refreshTagsSoon();
+  });
+}
+
+// A change with If-Match. The page knows a todo's version once the server has sent its ETag;
+// for a todo that came in a page (pages carry no ETags) it asks for it first, and a todo that
+// changed since it was shown is a conflict like a 412.
+function saveTodo(id, changes) {
+  return write(() => saveNow(id, changes));
+}
+
+async function saveNow(id, changes) {
+  const entry = state.entries.get(id);
+  if (!entry) return;
+  let etag = entry.etag;
+  if (!etag) {
+    const fresh = await api.getTodo(id);
+    if (fresh.item.updated_at !== entry.todo.updated_at) {
+      await settleConflict(entry, changes, fresh);
+      return;
+    }
+    etag = fresh.etag;
+  }
+  try {
+    const saved = await api.patchTodo(id, changes, etag);
+    show(saved.item, saved.etag);
+    refreshTagsSoon();
+  } catch (error) {
+    if (!(error instanceof ApiError) || error.status !== 412) throw error;
+    await settleConflict(entry, changes, await api.getTodo(id));
+  }
+}
+
+async function settleConflict(entry, changes, fresh) {
+  const keepMine = await conflicts.ask(entry.todo, changes, fresh.item);
+  if (keepMine) {
+    entry.todo = fresh.item;
+    entry.etag = fresh.etag;
+    await saveNow(entry.todo.id, changes);
+  } else {
+    show(fresh.item, fresh.etag);
+  }
+}
+
+function destroyTodo(id) {
+  return write(async () => {
+    const entry = state.entries.get(id);
+    if (!entry) return;
+    let etag = entry.etag;
+    if (!etag) {
+      const fresh = await api.getTodo(id);
+      if (fresh.item.updated_at !== entry.todo.updated_at) return keptNewer(fresh);
+      etag = fresh.etag;
+    }
+    try {
+      await api.deleteTodo(id, etag);
+    } catch (error) {
+      if (!(error instanceof ApiError) || error.status !== 412) throw error;
+      return keptNewer(await api.getTodo(id));
+    }
+    adjustCounts(entry.todo, null);
+    drop(id);
+    refreshTagsSoon();
+  });
+}
+
+// A delete of a todo that changed since it was shown does not happen: the newer version is
+// shown instead, for the person to look at and delete again if they still mean to.
+function keptNewer(fresh) {
+  show(fresh.item, fresh.etag);
+  say(`Not deleted: “${fresh.item.title}” changed meanwhile. Its newer version is shown.`);
+}
+
+function toggleAll(completed) {
+  return write(async () => {
+    await api.patchTodos({ ...listFilters(), completed: !completed }, { completed });
+  }).then(reload);
+}
+
+function clearCompleted() {
+  return write(async () => {
+    await api.deleteTodos({ ...listFilters(), completed: true });
+    for (const id of [...state.order]) {
+      if (state.entries.get(id).todo.completed) drop(id);
+    }
+    state.counts.completed = 0;
+    showCounts();
+  });
+}
+
+let tagsTimer = 0;
+function refreshTagsSoon() {
+  clearTimeout(tagsTimer);
+  tagsTimer = setTimeout(refreshTags, SEARCH_DELAY_MS);
+}
+
+// ---------------------------------------------------------------- reordering
+
+// Moves a todo to `index` among those shown, and gives it an `order` between its new
+// neighbours'. Todos without an order (made through the API) sort last; the ones before the new
+// place get orders first, so the place exists.
+function moveTodo(id, index) {
+  if (state.sort !== "order") return Promise.resolve();
+  const entry = state.entries.get(id);
+  const ids = state.order.filter((other) => other !== id);
+  index = Math.max(0, Math.min(index, ids.length));
+  place(entry, index);
+  entry.li.querySelector(".drag-handle").focus?.();
+  return write(async () => {
+    let previous = null;
+    for (const otherId of ids.slice(0, index)) {
+      const other = state.entries.get(otherId);
+      if (other.todo.order === null) {
+        await saveNow(otherId, { order: (previous ?? 0) + 1 });
+      }
+      previous = state.entries.get(otherId)?.todo.order ?? previous;
+    }
+    const next = state.entries.get(ids[index]);
+    const after = next ? next.todo.order : null;
+    let order;
+    if (previous === null) order = after === null ? 0 : after - 1;
+    else if (after === null) order = previous + 1;
+    else order = (previous + after) / 2;
+    await saveNow(id, { order });
+  });
+}
+
+function moveBy(id, delta) {
+  const index = state.order.indexOf(id);
+  if (index < 0) return;
+  const target = index + delta;
+  if (target < 0 || target >= state.order.length) return;
+  moveTodo(id, target).then(() => {
+    const li = state.entries.get(id)?.li;
+    $(delta < 0 ? ".move-up" : ".move-down", li)?.focus();
+  });
+  say(`Moved to position ${target + 1} of ${state.order.length}`);
+}
+
+let dragged = null;
+
+el.todoList.addEventListener("dragstart", (event) => {
+  const li = event.target.closest?.("li");
+  if (!li || state.sort !== "order") {
+    event.preventDefault();
+    return;
+  }
+  dragged = Number(li.dataset.id);
+  event.dataTransfer.effectAllowed = "move";
+  event.dataTransfer.setData("text/plain", li.dataset.id);
+  event.dataTransfer.setDragImage(li, 16, 16);
+  li.classList.add("dragging");
+});
+
+el.todoList.addEventListener("dragover", (event) => {
+  if (dragged === null) return;
+  event.preventDefault();
+  event.dataTransfer.dropEffect = "move";
+});
+
+el.todoList.addEventListener("drop", (event) => {
+  if (dragged === null) return;
+  event.preventDefault();
+  const target = event.target.closest("li");
+  const id = dragged;
+  dragged = null;
+  state.entries.get(id)?.li.classList.remove("dragging");
+  if (!target || Number(target.dataset.id) === id) return;
+  const box = target.getBoundingClientRect();
+  const below = event.clientY > box.top + box.height / 2;
+  const others = state.order.filter((other) => other !== id);
+  const index = others.indexOf(Number(target.dataset.id)) + (below ? 1 : 0);
+  moveTodo(id, index);
+});
+
+el.todoList.addEventListener("dragend", () => {
+  if (dragged !== null) state.entries.get(dragged)?.li.classList.remove("dragging");
+  dragged = null;
+});
+
+// ---------------------------------------------------------------- TodoMVC's interactions
+
+el.newTodo.addEventListener("keydown", (event) => {
+  if (event.key !== "Enter" || event.isComposing) return;
+  const title = el.newTodo.value.trim();
+  if (!title) return;
+  el.newTodo.value = "";
+  addTodo(title);
+});
+
+el.toggleAll.addEventListener("change", () => {
+  toggleAll(el.toggleAll.checked);
+});
+
+el.clearCompleted.addEventListener("click", () => {
+  clearCompleted();
+});
+
+function entryOf(target) {
+  const li = target.closest(".todo-list li");
+  return li ? state.entries.get(Number(li.dataset.id)) : null;
+}
+
+el.todoList.addEventListener("change", (event) => {
+  if (!event.target.classList.contains("toggle")) return;
+  const entry = entryOf(event.target);
+  if (entry) saveTodo(entry.todo.id, { completed: event.target.checked });
+});
+
+el.todoList.addEventListener("click", (event) => {
+  const entry = entryOf(event.target);
+  if (!entry) return;
+  const id = entry.todo.id;
+  if (event.target.closest(".destroy")) destroyTodo(id);
+  else if (event.target.closest(".open-details")) openDetails(id);
+  else if (event.target.closest(".move-up")) moveBy(id, -1);
+  else if (event.target.closest(".move-down")) moveBy(id, 1);
+});
+
+el.todoList.addEventListener("dblclick", (event) => {
+  if (event.target.tagName !== "LABEL") return;
+  const entry = entryOf(event.target);
+  if (entry) startEditing(entry);
+});
+
+el.todoList.addEventListener("keydown", (event) => {
+  const entry = entryOf(event.target);
+  if (!entry) return;
+  if (event.target.classList.contains("edit")) {
+    if (event.key === "Enter" && !event.isComposing) event.target.blur();
+    else if (event.key === "Escape") cancelEditing(entry);
+    return;
+  }
+  if (event.altKey && (event.key === "ArrowUp" || event.key === "ArrowDown")) {
+    event.preventDefault();
+    moveBy(entry.todo.id, event.key === "ArrowUp" ? -1 : 1);
+  } else if (event.key === "F2") {
+    event.preventDefault();
+    startEditing(entry);
+  }
+});
+
+el.todoList.addEventListener(
+  "blur",
+  (event) => {
+    if (!event.target.classList.contains("edit")) return;
+    const entry = entryOf(event.target);
+    if (entry) finishEditing(entry);
+  },
+  true,
+);
+
+function startEditing(entry) {
+  const edit = $(".edit", entry.li);
+  edit.value = entry.todo.title;
+  entry.li.classList.add("editing");
+  edit.focus();
+  edit.setSelectionRange(edit.value.length, edit.value.length);
+}
+
+function finishEditing(entry) {
+  if (!entry.li.classList.contains("editing")) return;
+  entry.li.classList.remove("editing");
+  const title = $(".edit", entry.li).value.trim();
+  if (!title) destroyTodo(entry.todo.id);
+  else if (title !== entry.todo.title) {
+    $("label", entry.li).textContent = title;
+    saveTodo(entry.todo.id, { title }).then(() => render(entry));
+  }
+  $(".toggle", entry.li).focus({ preventScroll: true });
+}
+
+function cancelEditing(entry) {
+  entry.li.classList.remove("editing"); // before the blur, which then saves nothing
+  $(".edit", entry.li).value = entry.todo.title;
+  $(".toggle", entry.li).focus({ preventScroll: true });
+}
+
+// ---------------------------------------------------------------- details (the other fields)
+
+let detailsOf = null; // { id, todo, etag } while the dialog is open
+
+async function openDetails(id) {
+  let fresh;
+  try {
+    fresh = await api.getTodo(id);
+  } catch (error) {
+    failed(error);
+    return;
+  }
+  const entry = state.entries.get(id);
+  if (entry && fresh.item.updated_at !== entry.todo.updated_at) show(fresh.item, fresh.etag);
+  else if (entry) entry.etag = fresh.etag;
+  detailsOf = { id, todo: fresh.item, etag: fresh.etag };
+  const form = el.detailsForm;
+  const todo = fresh.item;
+  form.elements.title.value = todo.title;
+  form.elements.description.value = todo.description || "";
+  form.elements.list_id.replaceChildren(
+    ...state.lists.map((list) => new Option(list.name, String(list.id))),
+  );
+  form.elements.list_id.value = String(todo.list_id);
+  form.elements.tags.value = todo.tags.join(", ");
+  form.elements.priority.value = String(todo.priority);
+  const { date, time } = dueInputs(todo);
+  form.elements.due_date.value = date;
+  form.elements.due_time.value = time;
+  $(".form-error", form).textContent = "";
+  el.details.showModal();
+  form.elements.title.focus();
+}
+
+function detailsChanges() {
+  const form = el.detailsForm.elements;
+  const todo = detailsOf.todo;
+  const wanted = {
+    title: form.title.value.trim(),
+    description: form.description.value === "" ? null : form.description.value,
+    list_id: Number(form.list_id.value),
+    tags: form.tags.value.split(",").map((tag) => tag.trim()).filter(Boolean),
+    priority: Number(form.priority.value),
+    ...dueFields(form.due_date.value, form.due_time.value),
+  };
+  const changes = {};
+  for (const [field, value] of Object.entries(wanted)) {
+    if (JSON.stringify(value) !== JSON.stringify(todo[field])) changes[field] = value;
+  }
+  if ("due_at" in changes || "due_date" in changes) {
+    changes.due_at = wanted.due_at;
+    changes.due_date = wanted.due_date;
+  }
+  return changes;
+}
+
+el.detailsForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const changes = detailsChanges();
+  if (!changes.title && "title" in changes) {
+    $(".form-error", el.detailsForm).textContent = "A todo needs a title.";
+    return;
+  }
+  const { id, etag } = detailsOf;
+  el.details.close();
+  if (Object.keys(changes).length === 0) return;
+  const entry = state.entries.get(id);
+  if (entry) {
+    entry.etag = etag;
+    // What the person saw is what their edit is based on.
+    entry.todo = { ...entry.todo, updated_at: detailsOf.todo.updated_at };
+  }
+  await saveTodo(id, changes);
+});
+
+$(".cancel", el.detailsForm).addEventListener("click", () => el.details.close());
+
+el.details.addEventListener("close", () => {
+  const entry = detailsOf && state.entries.get(detailsOf.id);
+  if (entry) $(".open-details", entry.li)?.focus();
+  detailsOf = null;
+});
+
+// ---------------------------------------------------------------- lists
+
+function renderLists() {
+  const items = state.lists.map((list) => {
+    const li = document.createElement("li");
+    li.className = "list-item";
+    li.dataset.id = String(list.id);
+    const select = button("list-select", list.name);
+    if (list.id === state.listId) select.setAttribute("aria-current", "true");
+    const rename = button("list-rename", "✎");
+    rename.setAttribute("aria-label", `Rename list: ${list.name}`);
+    li.append(select, rename);
+    if (!list.is_default) {
+      const remove = button("list-delete", "×");
+      remove.setAttribute("aria-label", `Delete list: ${list.name}`);
+      li.append(remove);
+    }
+    return li;
+  });
+  el.lists.replaceChildren(...items);
+  const current = state.lists.find((list) => list.id === state.listId);
+  el.listName.textContent = current ? current.name : "";
+}
+
+async function loadLists() {
+  state.lists = await api.lists();
+  const stored = Number(localStorage.getItem(LIST_KEY));
+  const chosen =
+    state.lists.find((list) => list.id === (state.listId ?? stored)) ||
+    state.lists.find((list) => list.is_default) ||
+    state.lists[0];
+  state.listId = chosen ? chosen.id : null;
+  renderLists();
+}
+
+function selectList(id) {
+  state.listId = id;
+  localStorage.setItem(LIST_KEY, String(id));
+  renderLists();
+  reload();
+}
+
+el.lists.addEventListener("click", (event) => {
+  const item = event.target.closest(".list-item");
+  if (!item) return;
+  const id = Number(item.dataset.id);
+  if (event.target.closest(".list-select")) selectList(id);
+  else if (event.target.closest(".list-rename")) startRenaming(item, id);
+  else if (event.target.closest(".list-delete")) deleteList(id);
+});
+
+function startRenaming(item, id) {
+  const list = state.lists.find((candidate) => candidate.id === id);
+  const input = document.createElement("input");
+  input.className = "list-name-edit";
+  input.value = list.name;
+  input.maxLength = 200;
+  input.setAttribute("aria-label", `New name for the list ${list.name}`);
+  item.replaceChildren(input);
+  input.focus();
+  input.select();
+  let done = false;
+  const finish = async (save) => {
+    if (done) return;
+    done = true;
+    const name = input.value.trim();
+    if (save && name && name !== list.name) {
+      await write(async () => {
+        const fresh = await api.getList(id);
+        const saved = await api.patchList(id, { name }, fresh.etag);
+        Object.assign(list, saved.item);
+      });
+    }
+    renderLists();
+    $(`.list-item[data-id="${id}"] .list-rename`, el.lists)?.focus();
+  };
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.isComposing) finish(true);
+    else if (event.key === "Escape") finish(false);
+  });
+  input.addEventListener("blur", () => finish(true));
+}
+
+async function deleteList(id) {
+  const list = state.lists.find((candidate) => candidate.id === id);
+  const sure = await confirmation.ask(
+    `Delete the list “${list.name}” and every todo in it? This cannot be undone.`,
+  );
+  if (!sure) return;
+  await write(async () => {
+    const fresh = await api.getList(id);
+    await api.deleteList(id, fresh.etag);
+    state.lists = state.lists.filter((candidate) => candidate.id !== id);
+    say(`Deleted the list ${list.name}.`);
+  });
+  if (state.listId === id) {
+    state.listId = null;
+    await loadLists();
+    reload();
+  } else renderLists();
+  el.newList.focus();
+}
+
+el.newListForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const name = el.newList.value.trim();
+  if (!name) return;
+  el.newList.value = "";
+  write(async () => {
+    const { item } = await api.createList(name);
+    state.lists.push(item);
+    selectList(item.id);
+  });
+});
+
+// ---------------------------------------------------------------- search, tags, sort, filters
+
+let searchTimer = 0;
+el.search.addEventListener("input", () => {
+  clearTimeout(searchTimer);
+  searchTimer = setTimeout(() => {
+    const q = el.search.value.trim();
+    if (q === state.q) return;
+    state.q = q;
+    reload();
+  }, SEARCH_DELAY_MS);
+});
+
+el.tagFilter.addEventListener("change", () => {
+  state.tag = el.tagFilter.value;
+  reload();
+});
+
+el.sort.addEventListener("change", () => {
+  state.sort = el.sort.value;
+  localStorage.setItem(SORT_KEY, state.sort);
+  showFilter();
+  reload();
+});
+
+function route() {
+  const filter = FILTER_ROUTES[location.hash] || "all";
+  const changed = filter !== state.filter;
+  state.filter = filter;
+  showFilter();
+  return changed;
+}
+
+window.addEventListener("hashchange", () => {
+  if (route()) reload();
+});
+
+// ---------------------------------------------------------------- import
+
+el.importFile.addEventListener("change", async () => {
+  const file = el.importFile.files[0];
+  if (!file) return;
+  el.importFile.value = "";
+  await write(async () => {
+    const result = await api.importFile(file);
+    say(`Imported ${result.todos ?? 0} todos and ${result.lists ?? 0} lists.`);
+  });
+  await loadLists();
+  reload();
+});
+
+// ---------------------------------------------------------------- start
+
+let started = false;
+
+async function showTodos() {
+  el.app.hidden = false;
+  el.newTodo.focus();
+  if (started) return;
+  started = true;
+  el.sort.value = state.sort;
+  route();
+  try {
+    await loadLists();
+  } catch (error) {
+    failed(error);
+  }
+  await reload();
+  document.body.dataset.ready = "true";
+}
+
+function hideTodos() {
+  el.app.hidden = true;
+  started = false;
+  state.listId = null;
+  state.entries.clear();
+  state.order = [];
+  el.todoList.replaceChildren();
+  delete document.body.dataset.ready;
+}
+
+const account = new Account(api, {
+  auth: $('meta[name="todo-api-auth"]').content,
+  registration: $('meta[name="todo-api-registration"]').content,
+  onSignedIn: showTodos,
+  onSignedOut: hideTodos,
+});
+account.start();
