@@ -184,6 +184,67 @@ def test_toggling_counts_and_clearing_completed(page: "Page", api: httpx.Client)
     assert [todo["title"] for todo in server_todos(api)] == ["one", "three"]
 
 
+def test_the_markup_is_todomvc_s(page: "Page") -> None:
+    """The selectors of TodoMVC's own suite (tests/page.js, class mode). It switches to id
+    selectors (#main, #footer, ...) when the new-todo field's id is `new-todo`: so it is not."""
+    assert page.locator("input.new-todo").get_attribute("id") != "new-todo"
+    assert page.locator("input.new-todo").get_attribute("placeholder") == "What needs to be done?"
+    add(page, "one")
+    for selector in [
+        ".main",
+        "footer.footer",
+        "input.toggle-all",
+        "span.todo-count",
+        "ul.todo-list",
+        "ul.todo-list li:nth-of-type(1) input.toggle",
+        "ul.todo-list li:nth-of-type(1) label",
+        "ul.todo-list li:nth-of-type(1) input.edit",
+        "ul.todo-list li:nth-of-type(1) button.destroy",
+        ".filters li:nth-of-type(1) a",
+        ".filters li:nth-of-type(2) a",
+        ".filters li:nth-of-type(3) a",
+        "button.clear-completed",
+    ]:
+        assert page.locator(selector).count() == 1, selector
+    assert [
+        page.locator(f".filters li:nth-of-type({n}) a").get_attribute("href") for n in (1, 2, 3)
+    ] == ["#/", "#/active", "#/completed"]
+
+
+def test_toggle_all_twice_and_a_toggle_right_after(page: "Page", api: httpx.Client) -> None:
+    add(page, "one", "two", "three")
+    page.locator(".toggle-all").click()
+    page.locator(".toggle-all").click()
+    settled(page)
+    expect(page.locator(".todo-list li.completed")).to_have_count(0)
+    assert not any(todo["completed"] for todo in server_todos(api))
+    # A toggle clicked while the page reloads after a bulk change is no conflict with itself.
+    page.locator(".toggle-all").click()
+    items(page).nth(0).locator(".toggle").click()
+    settled(page)
+    expect(page.locator("dialog.conflict")).to_be_hidden()
+    expect(page.locator(".todo-count")).to_have_text("1 item left")
+    expect(page.locator(".toggle-all")).not_to_be_checked()
+    assert [todo["completed"] for todo in server_todos(api)] == [False, True, True]
+
+
+def test_an_edit_saves_on_blur_when_another_toggle_is_clicked(
+    page: "Page", api: httpx.Client
+) -> None:
+    add(page, "one", "two", "three")
+    items(page).nth(1).locator("label").dblclick()
+    page.locator(".todo-list li.editing .edit").fill("buy some sausages")
+    items(page).nth(0).locator(".toggle").click()
+    expect(page.locator(".todo-list li label")).to_have_text(["one", "buy some sausages", "three"])
+    expect(items(page).nth(0)).to_have_class("completed")
+    settled(page)
+    assert [(t["title"], t["completed"]) for t in server_todos(api)] == [
+        ("one", True),
+        ("buy some sausages", False),
+        ("three", False),
+    ]
+
+
 def test_toggle_all_marks_all_and_follows_the_items(page: "Page", api: httpx.Client) -> None:
     add(page, "one", "two")
     page.locator(".toggle-all").check()

@@ -60,6 +60,7 @@ const state = {
   countsAsked: 0,
   pendingWrites: 0,
   lastOrder: 0,
+  loaded: Promise.resolve(), // the current reload
 };
 
 const conflicts = new ConflictDialog($(".conflict"));
@@ -89,7 +90,9 @@ function write(work) {
   state.pendingWrites++;
   state.countsAsked++;
   document.body.classList.add("saving");
-  const run = writeChain.then(work).catch(failed).finally(() => {
+  // A write waits for the page being loaded: its answer must not land in a list that the load
+  // then replaces.
+  const run = writeChain.then(() => state.loaded).then(work).catch(failed).finally(() => {
     state.pendingWrites--;
     if (state.pendingWrites === 0) {
       document.body.classList.remove("saving");
@@ -121,7 +124,12 @@ function belongsInView(todo) {
   return true;
 }
 
-async function reload() {
+function reload() {
+  state.loaded = load();
+  return state.loaded;
+}
+
+async function load() {
   const generation = ++state.generation;
   state.next = null;
   state.loadingPage = true;
@@ -475,10 +483,13 @@ function keptNewer(fresh) {
   say(`Not deleted: “${fresh.item.title}” changed meanwhile. Its newer version is shown.`);
 }
 
+// Bulk changes carry no If-Match (the API has none for them); the page reloads inside the same
+// write, so that a change clicked meanwhile applies to what the server now holds.
 function toggleAll(completed) {
   return write(async () => {
     await api.patchTodos({ ...listFilters(), completed: !completed }, { completed });
-  }).then(reload);
+    await load();
+  });
 }
 
 function clearCompleted() {
@@ -631,8 +642,10 @@ el.todoList.addEventListener("keydown", (event) => {
   const entry = entryOf(event.target);
   if (!entry) return;
   if (event.target.classList.contains("edit")) {
-    if (event.key === "Enter" && !event.isComposing) event.target.blur();
-    else if (event.key === "Escape") cancelEditing(entry);
+    if (event.key === "Enter" && !event.isComposing) {
+      entry.refocus = true;
+      event.target.blur();
+    } else if (event.key === "Escape") cancelEditing(entry);
     return;
   }
   if (event.altKey && (event.key === "ArrowUp" || event.key === "ArrowDown")) {
@@ -671,7 +684,9 @@ function finishEditing(entry) {
     $("label", entry.li).textContent = title;
     saveTodo(entry.todo.id, { title }).then(() => render(entry));
   }
-  $(".toggle", entry.li).focus({ preventScroll: true });
+  // Back to the item after Enter; a blur went somewhere the person chose.
+  if (entry.refocus) $(".toggle", entry.li).focus({ preventScroll: true });
+  entry.refocus = false;
 }
 
 function cancelEditing(entry) {
