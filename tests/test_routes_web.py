@@ -14,7 +14,7 @@ from todo_api.web_assets import CONTENT_SECURITY_POLICY, WebAssets, prefers_html
 
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 FIRST_LOAD_BUDGET_BYTES = 100 * 1024
-ASSET_URL = re.compile(r'(?:href|src)="(app/[0-9a-f]{16}/[a-z-]+\.(?:js|css))"')
+ASSET_URL = re.compile(r'(?:href|src)="(app/[0-9a-f]{16}/[a-z_-]+\.(?:js|css))"')
 
 
 def page(client: TestClient, **headers: str) -> str:
@@ -86,6 +86,7 @@ def test_assets_are_fingerprinted_immutable_and_gzipped(client: TestClient) -> N
         "account.js",
         "dialogs.js",
         "due.js",
+        "list_window.js",
     }
     for url in urls:
         plain = client.get(f"/{url}", headers={"Accept-Encoding": "identity"})
@@ -105,7 +106,7 @@ def test_a_module_imports_only_modules_that_are_served(client: TestClient) -> No
     web = WebAssets.load(auth="disabled", registration="closed")
     for name, asset in web.assets.items():
         if name.endswith(".js"):
-            imported = set(re.findall(rb'from "\./([a-z-]+\.js)"', asset.body))
+            imported = set(re.findall(rb'from "\./([a-z_-]+\.js)"', asset.body))
             assert {module.decode() for module in imported} <= served, name
 
 

@@ -7,6 +7,7 @@ import { Api, ApiError } from "./api.js";
 import { Account } from "./account.js";
 import { ConflictDialog, ConfirmDialog } from "./dialogs.js";
 import { dueText, isOverdue, dueFields, dueInputs } from "./due.js";
+import { ListWindow } from "./list_window.js";
 
 const api = new Api();
 const $ = (selector, root = document) => root.querySelector(selector);
@@ -63,6 +64,7 @@ const state = {
   loaded: Promise.resolve(), // the current reload
 };
 
+const listWindow = new ListWindow(el.todoList, () => state.order, (id) => state.entries.get(id).li);
 const conflicts = new ConflictDialog($(".conflict"));
 const confirmation = new ConfirmDialog($(".confirm"));
 
@@ -138,7 +140,7 @@ async function load() {
     if (generation !== state.generation) return;
     state.entries.clear();
     state.order = [];
-    el.todoList.replaceChildren();
+    listWindow.reset();
     appendPage(page);
   } catch (error) {
     failed(error);
@@ -171,16 +173,17 @@ async function loadMore() {
 
 function appendPage(page) {
   state.next = page.next;
-  const fragment = document.createDocumentFragment();
+  let count = 0;
   for (const todo of page.todos) {
     if (state.entries.has(todo.id)) continue; // made here meanwhile, already shown
     const entry = { todo, etag: null, li: null };
     state.entries.set(todo.id, entry);
     state.order.push(todo.id);
-    fragment.append(render(entry));
+    render(entry);
     noteOrder(todo);
+    count++;
   }
-  el.todoList.append(fragment);
+  listWindow.appended(count);
   el.todoList.dataset.loaded = String(state.order.length);
 }
 
@@ -252,15 +255,15 @@ function render(entry) {
   const meta = $(".meta", li);
   const parts = [];
   if (todo.priority > 0) {
+    // Named as an image, not with a visually hidden text: an absolutely positioned element per
+    // item would be a paint layer per item, which long lists pay for in every frame.
     const priority = document.createElement("span");
     priority.className = `priority priority-${todo.priority}`;
     priority.textContent = PRIORITY_MARKS[todo.priority];
     priority.title = PRIORITY_LABELS[todo.priority];
-    const spoken = document.createElement("span");
-    spoken.className = "visually-hidden";
-    spoken.textContent = PRIORITY_LABELS[todo.priority];
-    priority.setAttribute("aria-hidden", "true");
-    parts.push(priority, spoken);
+    priority.setAttribute("role", "img");
+    priority.setAttribute("aria-label", PRIORITY_LABELS[todo.priority]);
+    parts.push(priority);
   }
   const due = dueText(todo);
   if (due) {
@@ -357,18 +360,22 @@ function adjustCounts(before, after) {
 
 function place(entry, index) {
   const id = entry.todo.id;
-  state.order = state.order.filter((other) => other !== id);
+  const old = state.order.indexOf(id);
+  if (old >= 0) {
+    state.order.splice(old, 1);
+    listWindow.removed(id, old, entry.li);
+  }
   state.order.splice(index, 0, id);
-  const following = state.entries.get(state.order[index + 1]);
-  el.todoList.insertBefore(entry.li, following ? following.li : null);
+  listWindow.inserted(id, index);
 }
 
 function drop(id) {
   const entry = state.entries.get(id);
   if (!entry) return;
-  entry.li.remove();
+  const index = state.order.indexOf(id);
+  state.order.splice(index, 1);
+  listWindow.removed(id, index, entry.li);
   state.entries.delete(id);
-  state.order = state.order.filter((other) => other !== id);
   if (state.order.length === 0) showCounts();
 }
 
@@ -520,7 +527,6 @@ function moveTodo(id, index) {
   const ids = state.order.filter((other) => other !== id);
   index = Math.max(0, Math.min(index, ids.length));
   place(entry, index);
-  entry.li.querySelector(".drag-handle").focus?.();
   return write(async () => {
     let previous = null;
     for (const otherId of ids.slice(0, index)) {
@@ -540,15 +546,15 @@ function moveTodo(id, index) {
   });
 }
 
-function moveBy(id, delta) {
+// `focused` is the element to keep the focus on (moving takes the item out and back in).
+function moveBy(id, delta, focused) {
   const index = state.order.indexOf(id);
   if (index < 0) return;
   const target = index + delta;
   if (target < 0 || target >= state.order.length) return;
-  moveTodo(id, target).then(() => {
-    const li = state.entries.get(id)?.li;
-    $(delta < 0 ? ".move-up" : ".move-down", li)?.focus();
-  });
+  moveTodo(id, target);
+  focused?.focus();
+  focused?.scrollIntoView({ block: "nearest" });
   say(`Moved to position ${target + 1} of ${state.order.length}`);
 }
 
@@ -628,8 +634,8 @@ el.todoList.addEventListener("click", (event) => {
   const id = entry.todo.id;
   if (event.target.closest(".destroy")) destroyTodo(id);
   else if (event.target.closest(".open-details")) openDetails(id);
-  else if (event.target.closest(".move-up")) moveBy(id, -1);
-  else if (event.target.closest(".move-down")) moveBy(id, 1);
+  else if (event.target.closest(".move-up")) moveBy(id, -1, event.target.closest(".move-up"));
+  else if (event.target.closest(".move-down")) moveBy(id, 1, event.target.closest(".move-down"));
 });
 
 el.todoList.addEventListener("dblclick", (event) => {
@@ -650,7 +656,7 @@ el.todoList.addEventListener("keydown", (event) => {
   }
   if (event.altKey && (event.key === "ArrowUp" || event.key === "ArrowDown")) {
     event.preventDefault();
-    moveBy(entry.todo.id, event.key === "ArrowUp" ? -1 : 1);
+    moveBy(entry.todo.id, event.key === "ArrowUp" ? -1 : 1, event.target);
   } else if (event.key === "F2") {
     event.preventDefault();
     startEditing(entry);
@@ -970,7 +976,7 @@ function hideTodos() {
   state.listId = null;
   state.entries.clear();
   state.order = [];
-  el.todoList.replaceChildren();
+  listWindow.reset();
   delete document.body.dataset.ready;
 }
 
