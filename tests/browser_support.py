@@ -1,17 +1,18 @@
-"""Parts of the browser tests: Debian's Chromium under Playwright, and a static site serving the
-Todo-Backend page from its own origin (another port, so every API call is cross-origin)."""
+"""Parts of the browser tests: Debian's Chromium under Playwright, axe-core's check of a page,
+and a static site serving the Todo-Backend page from its own origin (another port, so every API
+call is cross-origin)."""
 
 import contextlib
 import http.server
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from support import missing_part
+from support import PROJECT_ROOT, missing_part
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser
+    from playwright.sync_api import Browser, Page
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -23,6 +24,9 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 PAGE_PATH = "/todobackend.html"
+# axe-core, installed by scripts/install-browser (npm; test tooling, never shipped).
+AXE_SCRIPT = PROJECT_ROOT / ".tools" / "node_modules" / "axe-core" / "axe.min.js"
+WCAG_A_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
 # The page runs the Todo-Backend flow with fetch() against the API root given after `?` (as the
 # official runner takes it), records each step in `window.todoBackendSteps` and the list below,
@@ -146,3 +150,26 @@ def chromium() -> Iterator["Browser"]:
             yield browser
         finally:
             browser.close()
+
+
+def expect(target: Any) -> Any:
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(target)
+
+
+def axe_violations(page: "Page") -> list[dict[str, Any]]:
+    """axe-core's WCAG 2.1 A/AA violations on the page as it is now (hidden parts excluded)."""
+    if not AXE_SCRIPT.exists():
+        missing_part(f"{AXE_SCRIPT} missing: run scripts/install-browser")
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        # Evaluated by the DevTools protocol, which the page's CSP does not govern; the page
+        # itself could not load a script from elsewhere.
+        page.evaluate(AXE_SCRIPT.read_text())
+    result: dict[str, Any] = page.evaluate(
+        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", WCAG_A_AA
+    )
+    return [
+        {"id": v["id"], "nodes": [node["target"] for node in v["nodes"]]}
+        for v in result["violations"]
+    ]

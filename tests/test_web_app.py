@@ -17,17 +17,15 @@ from typing import TYPE_CHECKING, Any
 import httpx2 as httpx
 import pytest
 
-from browser_support import chromium
-from support import PROJECT_ROOT, ServerProcess, missing_part, todo_api_server
+from browser_support import axe_violations, chromium, expect
+from support import PROJECT_ROOT, ServerProcess, todo_api_server
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Locator, Page
 
 pytestmark = pytest.mark.browser
 
-AXE_SCRIPT = PROJECT_ROOT / ".tools" / "node_modules" / "axe-core" / "axe.min.js"
 SCREENSHOT = PROJECT_ROOT / "docs" / "images" / "web-app.png"
-WCAG_A_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 # Chromium logs every 4xx answer to fetch() as a console error; a 412 is the protocol working
 # (the 412 tests provoke it), not a fault of the page.
 EXPECTED_FAILURE = re.compile(r"Failed to load resource: .* status of 412")
@@ -90,12 +88,6 @@ def open_app(page: "Page", server: ServerProcess) -> None:
     expect(page.locator("body")).to_have_attribute("data-ready", "true")
 
 
-def expect(target: Any) -> Any:
-    from playwright.sync_api import expect as playwright_expect
-
-    return playwright_expect(target)
-
-
 def items(page: "Page") -> "Locator":
     return page.locator(".todo-list li")
 
@@ -128,23 +120,6 @@ def server_todos(api: httpx.Client, **params: Any) -> list[dict[str, Any]]:
     assert response.status_code == 200
     found: list[dict[str, Any]] = response.json()
     return found
-
-
-def axe_violations(page: "Page") -> list[dict[str, Any]]:
-    """axe-core's WCAG 2.1 A/AA violations on the page as it is now (hidden parts excluded)."""
-    if not AXE_SCRIPT.exists():
-        missing_part(f"{AXE_SCRIPT} missing: run scripts/install-browser")
-    if not page.evaluate("typeof window.axe !== 'undefined'"):
-        # Evaluated by the DevTools protocol, which the page's CSP does not govern; the page
-        # itself could not load a script from elsewhere.
-        page.evaluate(AXE_SCRIPT.read_text())
-    result: dict[str, Any] = page.evaluate(
-        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", WCAG_A_AA
-    )
-    return [
-        {"id": v["id"], "nodes": [node["target"] for node in v["nodes"]]}
-        for v in result["violations"]
-    ]
 
 
 # ---------------------------------------------------------------- TodoMVC's specification
