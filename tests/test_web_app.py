@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx2 as httpx
@@ -491,6 +492,26 @@ def test_pages_load_as_the_list_scrolls(page: "Page", api: httpx.Client) -> None
 
 
 JSON = {"Content-Type": "application/json"}
+
+
+def test_export_and_import_buttons(page: "Page", api: httpx.Client, tmp_path: Path) -> None:
+    add(page, "exported")
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Export (JSON)").click()
+    exported = tmp_path / "export.json"
+    download_info.value.save_as(exported)
+    document = json.loads(exported.read_text())
+    assert [todo["title"] for todo in document["todos"]] == ["exported"]
+
+    document["todos"] = [{"title": "imported one"}, {"title": "imported two", "tags": ["new"]}]
+    document["lists"] = []
+    exported.write_text(json.dumps(document))
+    page.locator(".import-file").set_input_files(exported)
+    expect(page.locator(".status")).to_have_text("Imported 2 todos and 0 lists.")
+    expect(page.locator(".todo-list li label")).to_have_text(
+        ["exported", "imported one", "imported two"]
+    )
+    assert len(server_todos(api)) == 3
 
 
 def test_a_concurrent_edit_is_shown_and_mine_can_be_kept(page: "Page", api: httpx.Client) -> None:
