@@ -135,6 +135,7 @@ def test_the_matrix_covers_every_route(database_url: str) -> None:
 COLLECTION_ROUTES = {
     ("GET", "/todos"),
     ("GET", "/todos/count"),
+    ("GET", "/events"),  # streams: tests/test_events.py checks that bob hears none of ada's
     ("POST", "/todos"),
     ("DELETE", "/todos"),
     ("PATCH", "/todos"),

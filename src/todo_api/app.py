@@ -33,6 +33,7 @@ from todo_api.rate_limit import (
 )
 from todo_api.routes import (
     debug,
+    events,
     health,
     import_export,
     lists,
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         users.router,
         tokens.router,
         session.router,
+        events.router,
     ]
     if settings.debug_routes:
         routers.append(debug.router)
@@ -114,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.token_cache = TokenCache()
+    app.state.open_streams = events.OpenStreams()
     app.state.password_attempts = PasswordAttempts(settings.password_rate_limit)
     install_error_handlers(app)
     install_openapi(app, auth_required=settings.auth == "required")

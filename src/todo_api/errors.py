@@ -260,6 +260,23 @@ class TooManyAttempts(AppError):
         return {"Retry-After": str(self.retry_after)}
 
 
+class TooManyStreams(AppError):
+    """Past the bound on open change feeds (GET /events) of one user in one process."""
+
+    status = HTTPStatus.TOO_MANY_REQUESTS
+    slug = "rate-limited"
+    title = "Too many requests"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"At most {limit} open change feeds per user (TODO_EVENTS_MAX_STREAMS); close one."
+        )
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": "5"}
+
+
 class UsernameTaken(Conflict):
     def __init__(self, username: str) -> None:
         super().__init__(f"The username {username!r} is taken (usernames ignore case).")

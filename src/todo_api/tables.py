@@ -220,3 +220,20 @@ idempotency_keys = sa.Table(
     # The sweep of expired keys walks this index oldest first.
     sa.Index(None, "expires_at"),
 )
+
+
+# One row per change to a user's todos and lists, in commit order: the change feed of
+# GET /events (repository/changes.py records every write here, in the write's transaction).
+changes = sa.Table(
+    "changes",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True),
+    sa.Column(
+        "owner_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("kind", sa.String(8), nullable=False),  # todo, list, todos (bulk, import)
+    sa.Column("entity_id", sa.Integer, nullable=True),
+    sa.Column("action", sa.String(8), nullable=False),  # created, updated, deleted
+    sa.Column("changed_at", UTCDateTime, nullable=False),
+    sa.Index(None, "owner_id", "seq"),
+)

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from todo_api.performance.driver_statements import insert_many
+from todo_api.repository import changes as changes_repository
 from todo_api.repository.access import reachable
 from todo_api.repository.tags import add_todo_tags
 from todo_api.repository.todos import Todo, stored_fields
@@ -113,6 +114,7 @@ def insert_todos(
             }
         )
     ids = _insert_in_order(connection, rows)
+    changes_repository.record(connection, owner_id, "todos", None, "created", now)
     add_todo_tags(
         connection,
         owner_id,

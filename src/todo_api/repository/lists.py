@@ -11,6 +11,7 @@ from todo_api.domain.order import NO_ORDER
 from todo_api.domain.versions import VersionCondition, require_version
 from todo_api.errors import Conflict, InvalidField, ListNotFound
 from todo_api.performance.driver_statements import fetch
+from todo_api.repository import changes as changes_repository
 from todo_api.repository.access import reachable
 from todo_api.tables import DEFAULT_LIST_NAME, lists
 
@@ -104,7 +105,9 @@ def create_list(
         "created_at": now,
         "updated_at": now,
     }
-    return TodoList._make(connection.execute(_INSERT, row).one())
+    created = TodoList._make(connection.execute(_INSERT, row).one())
+    changes_repository.record(connection, owner_id, "list", created.id, "created", now)
+    return created
 
 
 def update_list(
@@ -126,6 +129,7 @@ def update_list(
         .returning(*_COLUMNS),
         {"match_id": list_id, "match_owner_id": owner_id},
     ).one()
+    changes_repository.record(connection, owner_id, "list", list_id, "updated", now)
     return TodoList._make(row)
 
 
@@ -143,3 +147,4 @@ def delete_list(
     connection.execute(
         sa.delete(lists).where(_OWNED), {"match_id": list_id, "match_owner_id": owner_id}
     )
+    changes_repository.record(connection, owner_id, "list", list_id, "deleted")

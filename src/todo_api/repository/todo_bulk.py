@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 
 from todo_api.domain.due import NO_DUE, due_key, offset_minutes
 from todo_api.domain.order import order_key
+from todo_api.repository import changes as changes_repository
 from todo_api.repository import lists as lists_repository
 from todo_api.repository.search_index import index_pending_search
 from todo_api.repository.tags import replace_tags_of_many
@@ -45,6 +46,8 @@ def delete_todos(
     result = connection.execute(
         sa.delete(todos).where(todos.c.id.in_(matching_ids(filters))), parameters
     )
+    if result.rowcount:
+        changes_repository.record(connection, owner_id, "todos", None, "deleted", now)
     return result.rowcount
 
 
@@ -79,6 +82,7 @@ def update_todos(
     )
     if "tags" in changes:
         replace_tags_of_many(connection, owner_id, _MATCHED_IDS, changes["tags"])
+    changes_repository.record(connection, owner_id, "todos", None, "updated", now)
     return matched
 
 

@@ -24,6 +24,7 @@ from todo_api.domain.versions import VersionCondition, require_version
 from todo_api.errors import TodoNotFound
 from todo_api.pagination import Position, SortKey
 from todo_api.performance.driver_statements import fetch
+from todo_api.repository import changes as changes_repository
 from todo_api.repository import lists as lists_repository
 from todo_api.repository.access import reachable
 from todo_api.repository.search_index import (
@@ -152,6 +153,7 @@ def create_todo(
     }
     todo = Todo._make(fetch(connection, _INSERT, row)[0])
     set_todo_tags(connection, owner_id, todo.id, fields["tags"], new=True)
+    changes_repository.record(connection, owner_id, "todo", todo.id, "created", now)
     return todo
 
 
@@ -191,6 +193,7 @@ def update_todo(
     ).one()
     if "tags" in changes:
         set_todo_tags(connection, owner_id, todo_id, changes["tags"])
+    changes_repository.record(connection, owner_id, "todo", todo_id, "updated", now)
     return Todo._make(row)
 
 
@@ -203,6 +206,7 @@ def delete_todo(
     current = get_todo(connection, owner_id, todo_id)
     require_version(condition, current.version, f"Todo {todo_id}")
     connection.execute(_DELETE_ONE, {"match_id": todo_id, "match_owner_id": owner_id})
+    changes_repository.record(connection, owner_id, "todo", todo_id, "deleted")
 
 
 # --- filtered queries ---------------------------------------------------------------------

@@ -1,0 +1,116 @@
+"""GET /events: the caller's changes as Server-Sent Events, as they commit (docs/api.md).
+
+Each process polls the changes table (repository/changes.py) a few times a second for rows
+after the last one it sent: every worker and every replica sees every commit, with no
+notification channel to configure. A client that reconnects with `Last-Event-ID` gets every
+change after that id; a comment line every TODO_EVENTS_HEARTBEAT_SECONDS keeps proxies from
+closing an idle stream; past TODO_EVENTS_MAX_STREAMS open streams of one user: 429.
+"""
+
+import asyncio
+import json
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from functools import partial
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import StreamingResponse
+
+from todo_api.deps import caller_of, database_of, settings_of
+from todo_api.errors import InvalidParameter, TooManyStreams
+from todo_api.repository import changes as repository
+
+router = APIRouter(tags=["events"])
+
+POLL_SECONDS = 0.2  # how soon a commit reaches the stream: well within the 1 s asked for
+BATCH = 500
+EVENT_STREAM = "text/event-stream"
+RESPONSES = {
+    200: {
+        "description": "An endless stream of `change` events (`id`, `data`: JSON)",
+        "content": {EVENT_STREAM: {"schema": {"type": "string"}}},
+    },
+    429: {"description": "Too many open streams of this user (TODO_EVENTS_MAX_STREAMS)"},
+}
+
+
+class OpenStreams:
+    """How many streams each user has open in this process."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[int] = Counter()
+
+    @contextmanager
+    def opened(self, user_id: int, limit: int) -> Iterator[None]:
+        if self.counts[user_id] >= limit:
+            raise TooManyStreams(limit)
+        self.counts[user_id] += 1
+        try:
+            yield
+        finally:
+            self.counts[user_id] -= 1
+
+
+def open_streams_of(request: Request) -> OpenStreams:
+    streams: OpenStreams = request.app.state.open_streams
+    return streams
+
+
+@router.get("/events", response_class=StreamingResponse, responses=RESPONSES)  # type: ignore[arg-type]
+async def events(
+    request: Request,
+    last_event_id: str | None = Header(default=None, alias="Last-Event-ID"),
+) -> StreamingResponse:
+    """Your changes, live: a `change` event per created, updated or deleted todo or list (bulk
+    changes and imports as one `todos` event). Resume with `Last-Event-ID`."""
+    caller = caller_of(request)
+    database = database_of(request)
+    settings = settings_of(request)
+    if last_event_id is None:
+        after = await database.read(lambda c: repository.last_seq(c, caller.user_id))
+    elif last_event_id.isdigit() and len(last_event_id) <= 18:
+        after = int(last_event_id)
+    else:
+        raise InvalidParameter("Last-Event-ID", "give the id of the last event received")
+    streams = open_streams_of(request)
+    limit = settings.events_max_streams
+    heartbeat = settings.events_heartbeat_seconds
+    if streams.counts[caller.user_id] >= limit:
+        raise TooManyStreams(limit)
+
+    async def stream() -> AsyncIterator[bytes]:
+        nonlocal after
+        with streams.opened(caller.user_id, limit):
+            yield b"retry: 1000\n\n"
+            quiet = 0.0
+            while not await request.is_disconnected():
+                found = await database.read(
+                    partial(
+                        repository.changes_after,
+                        owner_id=caller.user_id,
+                        after=after,
+                        limit=BATCH,
+                    )
+                )
+                for change in found:
+                    data = {
+                        "seq": change.seq,
+                        "kind": change.kind,
+                        "id": change.entity_id,
+                        "action": change.action,
+                        "at": change.changed_at.isoformat().replace("+00:00", "Z"),
+                    }
+                    yield f"id: {change.seq}\nevent: change\ndata: {json.dumps(data)}\n\n".encode()
+                    after = change.seq
+                if found:
+                    quiet = 0.0
+                    continue
+                await asyncio.sleep(POLL_SECONDS)
+                quiet += POLL_SECONDS
+                if quiet >= heartbeat:
+                    quiet = 0.0
+                    yield b": heartbeat\n\n"
+
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    return StreamingResponse(stream(), media_type=EVENT_STREAM, headers=headers)
