@@ -624,6 +624,42 @@ def test_focus_is_visible(page: "Page") -> None:
     assert outline == "solid"
 
 
+LIVE_MS = 1000
+
+
+def test_changes_appear_live_in_another_tab(
+    page: "Page", browser: "Browser", server: ServerProcess, api: httpx.Client
+) -> None:
+    """Two browser contexts (two devices, as far as the server knows): what one does, the other
+    shows within a second, without a reload; and so for a change through the API."""
+    other_context = browser.new_context()
+    try:
+        other = other_context.new_page()
+        open_app(other, server)
+        add(page, "from the first tab")
+        expect(items(other)).to_have_count(1, timeout=LIVE_MS)
+        expect(items(other).locator("label")).to_have_text(["from the first tab"])
+        items(other).nth(0).locator(".toggle").check()
+        expect(items(page).nth(0)).to_have_class("completed", timeout=LIVE_MS)
+        expect(page.locator(".todo-count")).to_have_text("0 items left", timeout=LIVE_MS)
+        todo = server_todos(api)[0]
+        renamed = api.patch(f"/todos/{todo['id']}", json={"title": "renamed by the API"})
+        assert renamed.status_code == 200
+        for tab in (page, other):
+            expect(items(tab).locator("label")).to_have_text(
+                ["renamed by the API"], timeout=LIVE_MS
+            )
+        items(other).nth(0).hover()
+        items(other).nth(0).locator(".destroy").click()
+        expect(items(page)).to_have_count(0, timeout=LIVE_MS)
+        api.post("/lists", json={"name": "Made elsewhere"})
+        expect(page.locator(".list-select", has_text="Made elsewhere")).to_be_visible(
+            timeout=LIVE_MS
+        )
+    finally:
+        other_context.close()
+
+
 # ---------------------------------------------------------------- accessibility, screenshot
 
 

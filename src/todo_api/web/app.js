@@ -138,10 +138,11 @@ async function load() {
   try {
     const page = await api.todoPage(viewFilters());
     if (generation !== state.generation) return;
-    state.entries.clear();
+    const shown = state.entries;
+    state.entries = new Map();
     state.order = [];
     listWindow.reset();
-    appendPage(page);
+    appendPage(page, shown);
   } catch (error) {
     failed(error);
   } finally {
@@ -171,12 +172,16 @@ async function loadMore() {
   }
 }
 
-function appendPage(page) {
+// `shown`: the entries before a reload, whose items are reused (the same elements stay in the
+// page: nothing a person or a test holds goes stale, and an unchanged todo keeps its ETag).
+function appendPage(page, shown = null) {
   state.next = page.next;
   let count = 0;
   for (const todo of page.todos) {
     if (state.entries.has(todo.id)) continue; // made here meanwhile, already shown
-    const entry = { todo, etag: null, li: null };
+    const before = shown?.get(todo.id);
+    const unchanged = before && before.todo.updated_at === todo.updated_at;
+    const entry = { todo, etag: unchanged ? before.etag : null, li: before ? before.li : null };
     state.entries.set(todo.id, entry);
     state.order.push(todo.id);
     render(entry);
@@ -950,6 +955,88 @@ el.importFile.addEventListener("change", async () => {
   reload();
 });
 
+// ---------------------------------------------------------------- live changes (GET /events)
+
+// Changes made elsewhere (another tab, device, or an API client) arrive as events; the page
+// reads what changed and shows it. Its own changes come back too: they match what it shows
+// (same updated_at) and change nothing. A todo being edited here is left alone: saving it
+// then meets the newer version (412) and the person chooses.
+const LIVE_DELAY_MS = 100;
+let feed = null;
+let reloadTimer = 0;
+let listsTimer = 0;
+
+function listen() {
+  if (feed || typeof EventSource === "undefined") return;
+  feed = new EventSource(new URL("events", document.baseURI));
+  feed.addEventListener("change", (event) => {
+    onChange(JSON.parse(event.data)).catch((error) => console.warn(error));
+  });
+}
+
+function stopListening() {
+  feed?.close();
+  feed = null;
+}
+
+function busyWith(id) {
+  const entry = state.entries.get(id);
+  return (
+    (entry && entry.li.classList.contains("editing")) || (detailsOf !== null && detailsOf.id === id)
+  );
+}
+
+function reloadSoon() {
+  clearTimeout(reloadTimer);
+  reloadTimer = setTimeout(() => {
+    const busy = document.querySelector(".todo-list li.editing") || el.details.open;
+    if (busy || state.pendingWrites > 0) reloadSoon();
+    else reload();
+  }, LIVE_DELAY_MS);
+}
+
+async function onChange(change) {
+  if (change.kind === "list") {
+    clearTimeout(listsTimer);
+    listsTimer = setTimeout(async () => {
+      await loadLists();
+      if (change.action === "deleted" && change.id === state.listId) reloadSoon();
+    }, LIVE_DELAY_MS);
+    if (change.action === "deleted") reloadSoon();
+    return;
+  }
+  if (change.kind === "todos") {
+    reloadSoon();
+    return;
+  }
+  const id = change.id;
+  if (busyWith(id)) return;
+  if (change.action === "deleted") {
+    drop(id);
+  } else {
+    let fresh;
+    try {
+      fresh = await api.getTodo(id);
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 404) drop(id);
+      return;
+    }
+    const entry = state.entries.get(id);
+    if (busyWith(id)) return;
+    if (entry) {
+      if (entry.todo.updated_at !== fresh.item.updated_at) show(fresh.item, fresh.etag);
+    } else if (belongsInView(fresh.item) && (NEWEST_FIRST.has(state.sort) || !state.next)) {
+      const added = { todo: fresh.item, etag: fresh.etag, li: null };
+      state.entries.set(id, added);
+      render(added);
+      place(added, NEWEST_FIRST.has(state.sort) ? 0 : state.order.length);
+      noteOrder(fresh.item);
+    }
+  }
+  refreshCounts();
+  refreshTagsSoon();
+}
+
 // ---------------------------------------------------------------- start
 
 let started = false;
@@ -967,10 +1054,12 @@ async function showTodos() {
     failed(error);
   }
   await reload();
+  listen();
   document.body.dataset.ready = "true";
 }
 
 function hideTodos() {
+  stopListening();
   el.app.hidden = true;
   started = false;
   state.listId = null;
