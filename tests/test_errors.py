@@ -83,6 +83,7 @@ def test_every_route_answers_errors_as_problems(client: TestClient, method: str,
         "/me",  # GET: yours (TODO_AUTH=disabled: the local user's)
         "/tokens",  # GET: your tokens
         "/session",  # DELETE: logging out is fine without a session
+        "/events",  # GET: the changes so far (no Accept: text/event-stream), none here
     }
 
 

@@ -18,6 +18,7 @@ pytestmark = pytest.mark.slow
 
 LIVE_WITHIN_SECONDS = 1.0
 STREAM_TIMEOUT = httpx.Timeout(10, read=5)
+LIVE = {"Accept": "text/event-stream"}
 
 
 def serve(directory: Path, auth: str = "disabled") -> AbstractContextManager[ServerProcess]:
@@ -57,7 +58,7 @@ def create(server: ServerProcess, title: str, **headers: str) -> dict[str, Any]:
 def test_a_change_arrives_within_a_second(server: ServerProcess) -> None:
     with (
         httpx.Client(base_url=server.base_url, timeout=STREAM_TIMEOUT) as client,
-        client.stream("GET", "/events") as stream,
+        client.stream("GET", "/events", headers=LIVE) as stream,
     ):
         assert stream.status_code == 200
         assert stream.headers["content-type"].startswith("text/event-stream")
@@ -93,7 +94,7 @@ def test_last_event_id_resumes_without_a_gap(server: ServerProcess) -> None:
     ids = [create(server, title)["id"] for title in titles]
     with (
         httpx.Client(base_url=server.base_url, timeout=STREAM_TIMEOUT) as client,
-        client.stream("GET", "/events", headers={"Last-Event-ID": "0"}) as stream,
+        client.stream("GET", "/events", headers={**LIVE, "Last-Event-ID": "0"}) as stream,
     ):
         lines = stream.iter_lines()
         events = [next_event(lines) for _ in titles]
@@ -101,19 +102,25 @@ def test_last_event_id_resumes_without_a_gap(server: ServerProcess) -> None:
     after_first = events[0]["id"]
     with (
         httpx.Client(base_url=server.base_url, timeout=STREAM_TIMEOUT) as client,
-        client.stream("GET", "/events", headers={"Last-Event-ID": after_first}) as stream,
+        client.stream("GET", "/events", headers={**LIVE, "Last-Event-ID": after_first}) as stream,
     ):
         lines = stream.iter_lines()
         assert [next_event(lines)["data"]["id"] for _ in titles[1:]] == ids[1:]
         refused = client.get("/events", headers={"Last-Event-ID": "last"})
         assert refused.status_code == 422
+        # Without Accept: text/event-stream, a poll: the changes so far, then the end.
+        polled = client.get("/events", headers={"Last-Event-ID": after_first})
+        assert polled.status_code == 200
+        lines = iter(polled.text.splitlines())
+        assert [next_event(lines)["data"]["id"] for _ in titles[1:]] == ids[1:]
+        assert client.get("/events").text == "retry: 1000\n\n"  # nothing after the last
 
 
 def test_heartbeats_and_the_bound_on_streams(server: ServerProcess) -> None:
     with (
         httpx.Client(base_url=server.base_url, timeout=STREAM_TIMEOUT) as client,
-        client.stream("GET", "/events") as first,
-        client.stream("GET", "/events") as second,
+        client.stream("GET", "/events", headers=LIVE) as first,
+        client.stream("GET", "/events", headers=LIVE) as second,
     ):
         assert (first.status_code, second.status_code) == (200, 200)
         lines = first.iter_lines()
@@ -131,7 +138,7 @@ def test_a_change_made_through_another_process_arrives(
     with (
         serve(tmp_path) as other,
         httpx.Client(base_url=server.base_url, timeout=STREAM_TIMEOUT) as client,
-        client.stream("GET", "/events") as stream,
+        client.stream("GET", "/events", headers=LIVE) as stream,
     ):
         lines = stream.iter_lines()
         next(lines)
@@ -154,7 +161,7 @@ def test_another_user_s_changes_never_arrive(tmp_path: Path) -> None:
             tokens[name] = {"Authorization": f"Bearer {token.json()['token']}"}
         with (
             httpx.Client(base_url=server.base_url, timeout=STREAM_TIMEOUT) as client,
-            client.stream("GET", "/events", headers=tokens["bob"]) as stream,
+            client.stream("GET", "/events", headers={**LIVE, **tokens["bob"]}) as stream,
         ):
             lines = stream.iter_lines()
             hers = create(server, "ada's secret", **tokens["ada"])

@@ -5,6 +5,10 @@ after the last one it sent: every worker and every replica sees every commit, wi
 notification channel to configure. A client that reconnects with `Last-Event-ID` gets every
 change after that id; a comment line every TODO_EVENTS_HEARTBEAT_SECONDS keeps proxies from
 closing an idle stream; past TODO_EVENTS_MAX_STREAMS open streams of one user: 429.
+
+Only a client that asks for `text/event-stream` (as EventSource does) gets the endless stream;
+any other gets the changes there are now and the end of the answer (a poll), so generic
+clients and tools that read a whole answer never wait forever.
 """
 
 import asyncio
@@ -18,7 +22,7 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import StreamingResponse
 
 from todo_api.deps import caller_of, database_of, settings_of
-from todo_api.errors import InvalidParameter, TooManyStreams
+from todo_api.errors import TooManyStreams
 from todo_api.repository import changes as repository
 
 router = APIRouter(tags=["events"])
@@ -60,19 +64,24 @@ def open_streams_of(request: Request) -> OpenStreams:
 @router.get("/events", response_class=StreamingResponse, responses=RESPONSES)  # type: ignore[arg-type]
 async def events(
     request: Request,
-    last_event_id: str | None = Header(default=None, alias="Last-Event-ID"),
+    last_event_id: str | None = Header(
+        default=None,
+        alias="Last-Event-ID",
+        pattern=r"^[0-9]{1,18}$",
+        description="The id of the last event received: the stream resumes after it.",
+    ),
 ) -> StreamingResponse:
     """Your changes, live: a `change` event per created, updated or deleted todo or list (bulk
-    changes and imports as one `todos` event). Resume with `Last-Event-ID`."""
+    changes and imports as one `todos` event). Resume with `Last-Event-ID`. Without `Accept:
+    text/event-stream`, the changes there are now, and the end of the answer."""
     caller = caller_of(request)
+    live = EVENT_STREAM in request.headers.get("accept", "")
     database = database_of(request)
     settings = settings_of(request)
     if last_event_id is None:
         after = await database.read(lambda c: repository.last_seq(c, caller.user_id))
-    elif last_event_id.isdigit() and len(last_event_id) <= 18:
-        after = int(last_event_id)
     else:
-        raise InvalidParameter("Last-Event-ID", "give the id of the last event received")
+        after = int(last_event_id)
     streams = open_streams_of(request)
     limit = settings.events_max_streams
     heartbeat = settings.events_heartbeat_seconds
@@ -103,6 +112,8 @@ async def events(
                     }
                     yield f"id: {change.seq}\nevent: change\ndata: {json.dumps(data)}\n\n".encode()
                     after = change.seq
+                if not live:
+                    return
                 if found:
                     quiet = 0.0
                     continue
