@@ -291,7 +291,7 @@ def test_count_takes_the_filters_of_a_page(client: TestClient) -> None:
     create(client, title="elsewhere", list_id=other["id"])
 
     def count(**params: Any) -> int:
-        response = client.get("/todos/count", params=params)
+        response = client.get("/todo-count", params=params)
         assert response.status_code == 200, response.text
         counted: int = response.json()["count"]
         return counted
@@ -305,6 +305,6 @@ def test_count_takes_the_filters_of_a_page(client: TestClient) -> None:
 
 
 def test_count_refuses_what_a_page_refuses(client: TestClient) -> None:
-    assert client.get("/todos/count", params={"sort": "order"}).status_code == 422
-    assert client.get("/todos/count", params={"q": "!!"}).status_code == 422
+    assert client.get("/todo-count", params={"sort": "order"}).status_code == 422
+    assert client.get("/todo-count", params={"q": "!!"}).status_code == 422
     assert client.get("/todos/count?completed=true&completed=false").status_code == 422

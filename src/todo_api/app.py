@@ -91,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         web_router(web),
         health.router,
         todos.router,
+        todos.count_router,
         lists.router,
         tags.router,
         import_export.router,

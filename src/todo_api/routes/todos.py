@@ -135,7 +135,12 @@ async def create_todo(request: Request, todo: TodoCreate) -> Response:
     return await idempotent_write(request, caller.user_id, create)
 
 
-@router.get("/count", responses=INVALID)
+# Beside /todos, not under it: /todos/count is the path of a todo whose id is "count", and
+# every method of /todos/{todo_id} would match it.
+count_router = APIRouter(tags=["todos"])
+
+
+@count_router.get("/todo-count", responses=INVALID)
 async def count_todos(request: Request, filters: Annotated[TodoFilters, Query()]) -> TodoCount:
     """How many todos match the filters (those of `GET /todos`, without `sort` and pages)."""
     _require_single_values(request, TodoFilters)

@@ -105,7 +105,7 @@ export class Api {
   }
 
   async countTodos(filters) {
-    return (await this.json("GET", `todos/count${query(filters)}`)).count;
+    return (await this.json("GET", `todo-count${query(filters)}`)).count;
   }
 
   async getTodo(id) {
