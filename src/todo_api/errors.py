@@ -155,6 +155,20 @@ class InvalidParameter(AppError):
         )
 
 
+class InvalidHeader(AppError):
+    """A request header that the route reads itself, malformed (Last-Event-ID, say)."""
+
+    status = HTTPStatus.UNPROCESSABLE_ENTITY
+    slug = "validation-error"
+    title = "Invalid request"
+
+    def __init__(self, header: str, message: str) -> None:
+        super().__init__(
+            f"Header {header!r}: {message}",
+            errors=[{"loc": ["header", header], "msg": message, "type": "value_error"}],
+        )
+
+
 class InvalidIdempotencyKey(AppError):
     """The Idempotency-Key header is empty, too long, repeated or not printable ASCII."""
 

@@ -13,16 +13,18 @@ clients and tools that read a whole answer never wait forever.
 
 import asyncio
 import json
+import re
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from functools import partial
+from typing import Any
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from todo_api.deps import caller_of, database_of, settings_of
-from todo_api.errors import TooManyStreams
+from todo_api.errors import InvalidHeader, TooManyStreams
 from todo_api.repository import changes as repository
 
 router = APIRouter(tags=["events"])
@@ -30,10 +32,39 @@ router = APIRouter(tags=["events"])
 POLL_SECONDS = 0.2  # how soon a commit reaches the stream: well within the 1 s asked for
 BATCH = 500
 EVENT_STREAM = "text/event-stream"
+LAST_EVENT_ID = "Last-Event-ID"
+LAST_EVENT_ID_PATTERN = re.compile("[0-9]{1,18}")
+# Declared here rather than as a FastAPI parameter: an optional header would be documented as
+# "string or null", and a header cannot be null.
+RESUMABLE: dict[str, Any] = {
+    "parameters": [
+        {
+            "name": LAST_EVENT_ID,
+            "in": "header",
+            "required": False,
+            "description": "The id of the last event received: the stream resumes after it.",
+            "schema": {"type": "string", "pattern": f"^{LAST_EVENT_ID_PATTERN.pattern}$"},
+        }
+    ]
+}
+# One event as Server-Sent Events frame it (the `retry` line alone is no event).
+CHANGE_EVENT = {
+    "type": "object",
+    "properties": {
+        "event": {"type": "string", "enum": ["change"]},
+        "id": {"type": "string", "pattern": "^[0-9]+$"},
+        "data": {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "description": '`{"seq", "kind": "todo"|"list"|"todos", "id", "action", "at"}`',
+        },
+    },
+    "required": ["event", "id", "data"],
+}
 RESPONSES = {
     200: {
-        "description": "An endless stream of `change` events (`id`, `data`: JSON)",
-        "content": {EVENT_STREAM: {"schema": {"type": "string"}}},
+        "description": "`change` events: endless with `Accept: text/event-stream`, else so far",
+        "content": {EVENT_STREAM: {"schema": CHANGE_EVENT}},
     },
     429: {"description": "Too many open streams of this user (TODO_EVENTS_MAX_STREAMS)"},
 }
@@ -61,16 +92,13 @@ def open_streams_of(request: Request) -> OpenStreams:
     return streams
 
 
-@router.get("/events", response_class=StreamingResponse, responses=RESPONSES)  # type: ignore[arg-type]
-async def events(
-    request: Request,
-    last_event_id: str | None = Header(
-        default=None,
-        alias="Last-Event-ID",
-        pattern=r"^[0-9]{1,18}$",
-        description="The id of the last event received: the stream resumes after it.",
-    ),
-) -> StreamingResponse:
+@router.get(
+    "/events",
+    response_class=StreamingResponse,
+    responses=RESPONSES,  # type: ignore[arg-type]
+    openapi_extra=RESUMABLE,
+)
+async def events(request: Request) -> StreamingResponse:
     """Your changes, live: a `change` event per created, updated or deleted todo or list (bulk
     changes and imports as one `todos` event). Resume with `Last-Event-ID`. Without `Accept:
     text/event-stream`, the changes there are now, and the end of the answer."""
@@ -78,10 +106,13 @@ async def events(
     live = EVENT_STREAM in request.headers.get("accept", "")
     database = database_of(request)
     settings = settings_of(request)
+    last_event_id = request.headers.get(LAST_EVENT_ID)
     if last_event_id is None:
         after = await database.read(lambda c: repository.last_seq(c, caller.user_id))
-    else:
+    elif LAST_EVENT_ID_PATTERN.fullmatch(last_event_id):
         after = int(last_event_id)
+    else:
+        raise InvalidHeader(LAST_EVENT_ID, "give the id of the last event received")
     streams = open_streams_of(request)
     limit = settings.events_max_streams
     heartbeat = settings.events_heartbeat_seconds
