@@ -153,7 +153,7 @@ def test_another_user_s_changes_never_arrive(tmp_path: Path) -> None:
     with serve(tmp_path, auth="required") as server:
         tokens = {}
         for name in ("ada", "bob"):
-            password = f"{name}'s long passphrase"
+            password = f"a long passphrase, number {len(tokens)}"
             user = {"username": name, "password": password}
             assert httpx.post(f"{server.base_url}/users", json=user).status_code == 201
             token = httpx.post(f"{server.base_url}/tokens", json=user)

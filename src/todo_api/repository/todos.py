@@ -376,10 +376,17 @@ def count_todos(
     connection: Connection, owner_id: int, filters: TodoCriteria, now: dt.datetime
 ) -> int:
     """How many todos match `filters` (what `list_todos` would return over every page)."""
-    statement = sa.select(sa.func.count()).where(*_filter_clauses(_shape(filters)))
-    return int(
-        connection.execute(statement, filter_parameters(filters, owner_id, now)).scalar_one()
-    )
+    parameters = filter_parameters(filters, owner_id, now)
+    shape = _shape(filters)
+    if filters.q is not None:  # the search is planned as list_todos plans it
+        plan = plan_search(connection, owner_id, filters.q)
+        if plan is None:
+            return 0
+        shape = replace(shape, search=plan.method)
+        parameters["filter_q"] = plan.expression
+        parameters["filter_matches"] = plan.matches
+    statement = sa.select(sa.func.count()).where(*_filter_clauses(shape))
+    return int(connection.execute(statement, parameters).scalar_one())
 
 
 def matching_ids(filters: TodoCriteria) -> sa.Select[Any]:
