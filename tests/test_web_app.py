@@ -537,11 +537,12 @@ def test_a_concurrent_edit_is_shown_and_mine_can_be_kept(page: "Page", api: http
 def test_a_concurrent_edit_can_be_taken_instead(page: "Page", api: httpx.Client) -> None:
     add(page, "draft")
     todo = server_todos(api)[0]
-    changed = api.patch(f"/todos/{todo['id']}", json={"title": "theirs"})
-    assert changed.status_code == 200
-    # The page still shows "draft": an inline edit of it is based on that version.
+    # Editing in place: the newer version, saved meanwhile, does not replace what is being
+    # edited (the change feed leaves an item being edited alone); saving meets it.
     item(page, "draft").locator("label").dblclick()
     page.locator(".todo-list li.editing .edit").fill("mine")
+    changed = api.patch(f"/todos/{todo['id']}", json={"title": "theirs"})
+    assert changed.status_code == 200
     page.locator(".todo-list li.editing .edit").press("Enter")
     conflict = page.locator("dialog.conflict")
     expect(conflict).to_be_visible()

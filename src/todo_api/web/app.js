@@ -995,13 +995,18 @@ function reloadSoon() {
   }, LIVE_DELAY_MS);
 }
 
+// The sidebar is read again, but not under a list being renamed: that waits until it is done.
+function listsSoon() {
+  clearTimeout(listsTimer);
+  listsTimer = setTimeout(() => {
+    if (document.querySelector(".list-name-edit")) listsSoon();
+    else loadLists().catch((error) => console.warn(error));
+  }, LIVE_DELAY_MS);
+}
+
 async function onChange(change) {
   if (change.kind === "list") {
-    clearTimeout(listsTimer);
-    listsTimer = setTimeout(async () => {
-      await loadLists();
-      if (change.action === "deleted" && change.id === state.listId) reloadSoon();
-    }, LIVE_DELAY_MS);
+    listsSoon();
     if (change.action === "deleted") reloadSoon();
     return;
   }
