@@ -151,7 +151,7 @@ def test_a_change_made_through_another_process_arrives(
 
 def test_another_user_s_changes_never_arrive(tmp_path: Path) -> None:
     with serve(tmp_path, auth="required") as server:
-        tokens = {}
+        tokens: dict[str, dict[str, str]] = {}
         for name in ("ada", "bob"):
             password = f"a long passphrase, number {len(tokens)}"
             user = {"username": name, "password": password}

@@ -26,8 +26,9 @@ from fastapi.responses import StreamingResponse
 from todo_api.deps import caller_of, database_of, settings_of
 from todo_api.errors import InvalidHeader, TooManyStreams
 from todo_api.repository import changes as repository
+from todo_api.routes.openapi import AUTHENTICATED
 
-router = APIRouter(tags=["events"])
+router = APIRouter(tags=["events"], responses=AUTHENTICATED)
 
 POLL_SECONDS = 0.2  # how soon a commit reaches the stream: well within the 1 s asked for
 BATCH = 500

@@ -137,7 +137,7 @@ async def create_todo(request: Request, todo: TodoCreate) -> Response:
 
 # Beside /todos, not under it: /todos/count is the path of a todo whose id is "count", and
 # every method of /todos/{todo_id} would match it.
-count_router = APIRouter(tags=["todos"])
+count_router = APIRouter(tags=["todos"], responses=AUTHENTICATED)
 
 
 @count_router.get("/todo-count", responses=INVALID)
