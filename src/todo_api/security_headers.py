@@ -31,6 +31,7 @@ _INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.S)
 _RENDERED_PAGES = frozenset({"/docs", "/redoc"})
 _ALWAYS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
 _FRAMING = (b"x-frame-options", b"DENY")
+_POLICY_HEADER = b"content-security-policy"
 _NO_STORE = (b"cache-control", b"no-store")
 _CREDENTIAL_HEADERS = frozenset({b"authorization", b"cookie"})
 # The account routes: their answers (and requests) carry secrets, with or without a credential.
@@ -70,7 +71,7 @@ class SecurityHeadersMiddleware:
                         return
                     # A page with a policy of its own (the web app's, web_assets.py) keeps it:
                     # a second policy would only be intersected with the first.
-                    if b"content-security-policy" not in names:
+                    if not any(name.lower() == _POLICY_HEADER for name, _ in headers):
                         headers += [_policy_header(b""), _FRAMING]
             elif held and message["type"] == "http.response.body":
                 # The documentation pages are sent whole, in one body message.
@@ -103,4 +104,4 @@ def _policy_header(page: bytes) -> tuple[bytes, bytes]:
         f" 'sha256-{base64.b64encode(hashlib.sha256(script).digest()).decode()}'"
         for script in _INLINE_SCRIPT.findall(page)
     )
-    return (b"content-security-policy", _POLICY.format(hashes=hashes).encode())
+    return (_POLICY_HEADER, _POLICY.format(hashes=hashes).encode())
