@@ -28,7 +28,14 @@ class Change(NamedTuple):
 
 
 _INSERT = sa.insert(changes)
-_LOCK_USER = sa.select(users.c.id).where(users.c.id == sa.bindparam("owner_id")).with_for_update()
+# FOR NO KEY UPDATE: one user's writers queue here, but the FOR KEY SHARE lock that a foreign
+# key check takes on the same row (inserting a todo or an idempotency key) neither waits for it
+# nor makes it wait; FOR UPDATE would deadlock with those.
+_LOCK_USER = (
+    sa.select(users.c.id)
+    .where(users.c.id == sa.bindparam("owner_id"))
+    .with_for_update(key_share=True)
+)
 _AFTER = (
     sa.select(
         changes.c.seq, changes.c.kind, changes.c.entity_id, changes.c.action, changes.c.changed_at
