@@ -129,6 +129,8 @@ def test_heartbeats_and_the_bound_on_streams(server: ServerProcess) -> None:
         assert third.status_code == 429
         assert third.json()["type"] == "urn:todo-api:problem:rate-limited"
         assert third.headers["retry-after"] == "5"
+        exposition = client.get("/metrics").text.splitlines()
+        assert "todo_events_streams_open 2.0" in exposition
 
 
 def test_a_change_made_through_another_process_arrives(

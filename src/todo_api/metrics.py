@@ -43,6 +43,11 @@ IN_FLIGHT = Gauge(
     "Requests being answered now.",
     multiprocess_mode="livesum",
 )
+EVENT_STREAMS = Gauge(
+    "todo_events_streams_open",
+    "Server-Sent Event streams (GET /events) open now.",
+    multiprocess_mode="livesum",
+)
 DATABASE_SECONDS = Histogram(
     "todo_db_seconds",
     "Database time: a write batch's transaction (inline or on the writer thread), a long read's "

@@ -23,6 +23,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
+from todo_api import metrics
 from todo_api.deps import caller_of, database_of, settings_of
 from todo_api.errors import InvalidHeader, TooManyStreams
 from todo_api.repository import changes as repository
@@ -82,10 +83,12 @@ class OpenStreams:
         if self.counts[user_id] >= limit:
             raise TooManyStreams(limit)
         self.counts[user_id] += 1
+        metrics.EVENT_STREAMS.inc()
         try:
             yield
         finally:
             self.counts[user_id] -= 1
+            metrics.EVENT_STREAMS.dec()
 
 
 def open_streams_of(request: Request) -> OpenStreams:
