@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from todo_api.domain import clock
+from todo_api.performance.driver_statements import SQLITE_ONLY, insert_many
 from todo_api.tables import changes, users
 
 Kind = Literal["todo", "list", "todos"]
@@ -60,20 +61,20 @@ def record(
     """Note a change, in the transaction that makes it: it is seen when that commits.
 
     `kind` "todos" with no `entity_id` is a bulk change or an import: clients read again.
-    The user's row is locked first (PostgreSQL; SQLite's write lock already serializes), so
-    one user's changes take their `seq` in commit order and a reader never sees a later one
-    before an earlier one commits."""
-    connection.execute(_LOCK_USER, {"owner_id": owner_id})
-    connection.execute(
-        _INSERT,
-        {
-            "owner_id": owner_id,
-            "kind": kind,
-            "entity_id": entity_id,
-            "action": action,
-            "changed_at": now or clock.now(),
-        },
-    )
+    On PostgreSQL the user's row is locked first, so one user's changes take their `seq` in
+    commit order and a reader never sees a later one before an earlier one commits; SQLite's
+    write lock already serializes every writer, so there the insert is all (on the driver
+    directly: every write pays for it)."""
+    if connection.dialect.name != SQLITE_ONLY:
+        connection.execute(_LOCK_USER, {"owner_id": owner_id})
+    change = {
+        "owner_id": owner_id,
+        "kind": kind,
+        "entity_id": entity_id,
+        "action": action,
+        "changed_at": now or clock.now(),
+    }
+    insert_many(connection, _INSERT, [change])
 
 
 def changes_after(connection: Connection, owner_id: int, after: int, limit: int) -> list[Change]:
