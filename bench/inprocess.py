@@ -240,6 +240,8 @@ async def _profile(args: argparse.Namespace) -> None:
     out = io.StringIO()
     stats = pstats.Stats(profiler, stream=out)
     stats.sort_stats(args.sort).print_stats(args.lines)
+    if args.callers:
+        stats.print_callers(args.callers)
     print(out.getvalue())
 
 
@@ -310,6 +312,9 @@ def main(argv: list[str] | None = None) -> int:
         "--anonymous", action="store_true", help="--profile, --layers: with TODO_AUTH=disabled"
     )
     parser.add_argument("--profile-concurrency", type=int, default=1)
+    parser.add_argument(
+        "--callers", metavar="PATTERN", help="--profile: also who calls the functions matching it"
+    )
     parser.add_argument("--sort", default="tottime", help="pstats sort key (default tottime)")
     parser.add_argument("--lines", type=int, default=45)
     args = parser.parse_args(argv)

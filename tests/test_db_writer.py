@@ -344,6 +344,34 @@ async def test_inline_commits_are_checkpointed_by_the_thread(
 
 
 @pytest.mark.anyio
+async def test_writes_stay_inline_while_the_thread_checkpoints(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A checkpoint fsyncs; it is no reason for a write to wait: only batches queue behind it."""
+    monkeypatch.setattr(db_writer, "CHECKPOINT_EVERY_INLINE_COMMITS", 1)
+    thread_connecting, release_thread = threading.Event(), threading.Event()
+
+    def connect() -> Connection:
+        if threading.current_thread().name == WRITER_THREAD:
+            thread_connecting.set()
+            release_thread.wait(timeout=10)  # held here, on its way to the checkpoint
+        return engine.connect()
+
+    ran_on: dict[str, str] = {}
+    group = GroupCommit(connect, inline=True)
+    try:
+        assert await group.submit(thread_of("a", ran_on)) == "a"  # queues a checkpoint
+        assert await asyncio.to_thread(thread_connecting.wait, 10)
+        write = group.submit(thread_of("b", ran_on))
+        assert await asyncio.wait_for(write, timeout=5) == "b"
+        assert ran_on == {"a": threading.current_thread().name, "b": ran_on["a"]}
+    finally:
+        release_thread.set()
+        group.close()
+    assert committed(engine, "parents") == ["a", "b"]
+
+
+@pytest.mark.anyio
 async def test_the_loops_connection_goes_back_to_the_pool_as_it_came(engine: Engine) -> None:
     group = GroupCommit(engine.connect, inline=True)
     assert await group.submit(add_parent("a")) == "a"

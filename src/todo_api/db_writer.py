@@ -98,7 +98,7 @@ class GroupCommit:
         self._start_lock = threading.Lock()
         # Guards the two fields below: the loop goes inline only when both are clear.
         self._state_lock = threading.Lock()
-        self._on_thread = 0  # batches and checkpoints queued for or running on the thread
+        self._on_thread = 0  # batches queued for or running on the thread (not checkpoints)
         self._inline_running = False
         self._inline_connection: Connection | None = None
         self._inline_commits = 0  # since the last checkpoint was queued
@@ -137,8 +137,11 @@ class GroupCommit:
             return True
 
     def _to_thread(self, item: list[_Unit] | str) -> None:
-        with self._state_lock:
-            self._on_thread += 1
+        """Queue a batch or a checkpoint; only batches hold later batches off the loop (a passive
+        checkpoint never blocks a writer, and its fsync is no reason for a POST to wait)."""
+        if isinstance(item, list):
+            with self._state_lock:
+                self._on_thread += 1
         if self._thread is None:
             self._start()
         self._queue.put(item)
@@ -240,14 +243,12 @@ class GroupCommit:
                             outcomes = _results(batch, error)
                         else:
                             outcomes = self._commit(connection, batch)
-                            if checkpoint:
-                                _settle_all(outcomes)  # answered before the checkpoint runs
-                                outcomes = []
-                                _checkpoint(connection)
                 finally:
                     with self._state_lock:
                         self._on_thread -= taken
-                    _settle_all(outcomes)
+                    _settle_all(outcomes)  # answered before the checkpoint runs
+                if checkpoint and connection is not None and not connection.closed:
+                    _checkpoint(connection)  # meanwhile the loop may commit inline again
                 if stopping:
                     return
         finally:
@@ -256,16 +257,16 @@ class GroupCommit:
 
     def _next_batch(self) -> tuple[list[_Unit], bool, int, bool]:
         """Wait for work, then take everything queued behind it (up to a stop): the units, whether
-        a checkpoint was asked for, how many items were taken, and whether to stop."""
+        a checkpoint was asked for, how many batches were taken, and whether to stop."""
         batch: list[_Unit] = []
         checkpoint = False
         taken = 0
         item = self._queue.get()
         while item is not _STOP:
-            taken += 1
             if item == _CHECKPOINT:
                 checkpoint = True
             elif isinstance(item, list):
+                taken += 1
                 batch.extend(item)
             try:
                 item = self._queue.get_nowait()
