@@ -14,7 +14,8 @@ more than that on every POST. Once a batch is on the thread, later batches follo
 the thread is idle again, so writes are committed in the order they were handed over.
 
 The loop's write connection never checkpoints (a checkpoint copies pages and fsyncs): every
-CHECKPOINT_EVERY_INLINE_COMMITS inline commits, the writer thread runs a passive checkpoint.
+CHECKPOINT_EVERY_INLINE_COMMITS inline commits, the writer thread runs a passive checkpoint,
+while the loop goes on committing inline (a checkpoint holds no writer back).
 
 Why a group: a commit is most of what a small write costs on SQLite (the touched table, index
 and full-text pages are appended to the WAL once per commit). Units submitted in one loop turn
