@@ -5,6 +5,7 @@ import ast
 import pytest
 import sqlalchemy as sa
 from alembic import command
+from alembic.script import ScriptDirectory
 from fastapi.testclient import TestClient
 
 from support import API_BASE_URL
@@ -14,8 +15,11 @@ from todo_api.db import create_engine
 from todo_api.migrate import (
     MIGRATIONS_DIR,
     alembic_config,
+    has_every_migration,
+    head_revision,
     is_at_head,
     is_modelled,
+    newer_revisions,
     upgrade_to_head,
 )
 from todo_api.tables import LOCAL_USER_ID, metadata
@@ -82,14 +86,56 @@ def test_migrations_import_nothing_from_the_running_code() -> None:
         assert imported <= allowed, f"{path.name} imports {sorted(imported - allowed)}"
 
 
-def test_ready_is_503_when_migrations_are_missing(client: TestClient, database_url: str) -> None:
+def set_revision(database_url: str, revision: str) -> None:
+    """Say the database is at `revision`, as if another release had migrated it."""
     engine = create_engine(database_url)
     with engine.begin() as connection:
-        connection.exec_driver_sql("UPDATE alembic_version SET version_num = 'elsewhere'")
+        connection.execute(sa.text("UPDATE alembic_version SET version_num = :r"), {"r": revision})
     engine.dispose()
+
+
+def test_ready_is_503_when_migrations_are_missing(client: TestClient, database_url: str) -> None:
+    previous = ScriptDirectory.from_config(alembic_config()).get_revision(head_revision())
+    set_revision(database_url, previous.down_revision)
     response = client.get("/ready")
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["detail"] == "Database migrations are not applied."
+
+
+NEWER_REVISION = "9999_of_a_newer_release"
+
+
+def test_a_database_past_this_release_is_served_as_it_is(
+    client: TestClient, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Mid rolling upgrade (or after a rollback) the database holds a newer release's expand
+    migrations: this release stays ready, and starting it neither fails nor migrates."""
+    set_revision(database_url, NEWER_REVISION)
+    assert client.get("/ready").status_code == 200
+    engine = create_engine(database_url)
+    try:
+        upgrade_to_head(engine)  # what every start does: Alembic would not know the revision
+        with engine.connect() as connection:
+            assert not is_at_head(connection)
+            assert has_every_migration(connection)
+            assert newer_revisions(connection) == {NEWER_REVISION}
+            versions = connection.exec_driver_sql("SELECT version_num FROM alembic_version")
+            assert versions.scalars().all() == [NEWER_REVISION]
+    finally:
+        engine.dispose()
+    [record] = [r for r in caplog.records if r.name == "todo_api.migrate"]
+    assert record.getMessage() == "database is past this release's migrations: served as it is"
+
+
+def test_a_database_never_migrated_has_not_every_migration(empty_database_url: str) -> None:
+    engine = create_engine(empty_database_url)
+    try:
+        with engine.connect() as connection:
+            assert newer_revisions(connection) == set()
+            assert not has_every_migration(connection)
+    finally:
+        engine.dispose()
 
 
 def test_upgrade_keeps_existing_todos_in_the_new_default_list(empty_database_url: str) -> None:

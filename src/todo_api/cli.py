@@ -155,16 +155,22 @@ def _run_uvicorn(
 def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
     from todo_api.db import create_engine, pool_limits, prepare_database_location
     from todo_api.db_faults import check_usable
-    from todo_api.migrate import head_revision, upgrade_to_head
+    from todo_api.migrate import head_revision, newer_revisions, upgrade_to_head
 
     prepare_database_location(settings.database_url)
     check_usable(settings.database_url)
     engine = create_engine(settings.database_url, pool_limits(settings))
     try:
         upgrade_to_head(engine)
+        with engine.connect() as connection:
+            newer = newer_revisions(connection)
     finally:
         engine.dispose()
-    print(f"database at revision {head_revision()}")
+    if newer:  # a rollback's init container: nothing to do, and nothing wrong
+        revisions = ", ".join(sorted(newer))
+        print(f"database at revision {revisions}, past this release's {head_revision()}")
+    else:
+        print(f"database at revision {head_revision()}")
     return 0
 
 

@@ -3,8 +3,14 @@
 Processes starting together migrate one at a time: on SQLite the upgrade's transaction holds the
 write lock (`BEGIN IMMEDIATE`), on PostgreSQL a transaction-level advisory lock
 (`take_migration_lock`); the later ones then find the work done.
+
+A database may also be *past* this code's head: a newer release migrated it during a rolling
+upgrade, or this is the release rolled back to. Expand/contract (docs/deploy.md, "Upgrades and
+rollbacks") keeps such a schema usable by this code, so it is served as it is: never "migrated"
+(Alembic cannot go from a revision it does not know) and never reported as not ready.
 """
 
+import logging
 from functools import cache
 from pathlib import Path
 
@@ -24,6 +30,8 @@ WRITE_LOCK_OPTION = {BEGIN_OPTION: "BEGIN IMMEDIATE"}
 SEARCH_INDEX_PREFIX = "todos_fts"
 # pg_advisory_xact_lock's key: any constant no other application on the database uses.
 MIGRATION_LOCK_KEY = 0x70D0_A91  # "todo api"
+
+logger = logging.getLogger(__name__)
 
 
 def is_modelled(name: str | None, type_: str, _parent_names: object) -> bool:
@@ -74,6 +82,13 @@ def upgrade_to_head(engine: Engine) -> None:
         if is_at_head(connection):
             # The usual start: one read, instead of Alembic's environment and a write lock.
             return
+        newer = newer_revisions(connection)
+        if newer:
+            logger.warning(
+                "database is past this release's migrations: served as it is",
+                extra={"database_revisions": sorted(newer), "code_head": head_revision()},
+            )
+            return
     command.upgrade(alembic_config(engine), "head")
 
 
@@ -82,7 +97,27 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
+@cache
+def known_revisions() -> frozenset[str]:
+    """Every revision this release's migrations know, head or not."""
+    scripts = ScriptDirectory.from_config(alembic_config())
+    return frozenset(script.revision for script in scripts.walk_revisions())
+
+
 def is_at_head(connection: Connection) -> bool:
-    """True when the database has every migration this version of the code expects."""
+    """True when the database is at exactly this version of the code's newest migration."""
     current = MigrationContext.configure(connection).get_current_heads()
     return set(current) == {head_revision()}
+
+
+def newer_revisions(connection: Connection) -> set[str]:
+    """The database's revisions when all are unknown to this release (applied by a newer one);
+    else the empty set (at or behind this head, or never migrated)."""
+    current = set(MigrationContext.configure(connection).get_current_heads())
+    return current if current and not current & known_revisions() else set()
+
+
+def has_every_migration(connection: Connection) -> bool:
+    """Readiness: the database is at this code's head, or past it (a newer release's expand
+    migrations, which this code ignores). Behind, or never migrated: not ready."""
+    return is_at_head(connection) or bool(newer_revisions(connection))

@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Request, Response
 
 from todo_api.deps import database_of
-from todo_api.migrate import is_at_head
+from todo_api.migrate import has_every_migration
 from todo_api.problems import problem_response
 from todo_api.schemas import Health
 
@@ -19,8 +19,8 @@ async def health() -> Health:
 @router.get("/ready", response_model=Health, responses={503: {"description": "Not ready"}})
 async def ready(request: Request) -> Response | Health:
     """Readiness: the database answers, is the file the service opened, has every migration
-    applied and room to write."""
-    reason = await database_of(request).not_ready_because(is_at_head)
+    applied (or a newer release's too, mid rolling upgrade) and room to write."""
+    reason = await database_of(request).not_ready_because(has_every_migration)
     if reason is not None:
         return problem_response(503, detail=reason)
     return Health(status="ready")
