@@ -95,8 +95,9 @@ def set_revision(database_url: str, revision: str) -> None:
 
 
 def test_ready_is_503_when_migrations_are_missing(client: TestClient, database_url: str) -> None:
-    previous = ScriptDirectory.from_config(alembic_config()).get_revision(head_revision())
-    set_revision(database_url, previous.down_revision)
+    head = ScriptDirectory.from_config(alembic_config()).get_revision(head_revision() or "")
+    assert head is not None and isinstance(head.down_revision, str)
+    set_revision(database_url, head.down_revision)  # one migration behind
     response = client.get("/ready")
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"
