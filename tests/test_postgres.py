@@ -24,6 +24,7 @@ from support import (
     TEMPLATE_AUTH,
     free_port,
     post_created,
+    register_account,
     run_in_process,
     todo_api_command,
 )
@@ -32,7 +33,9 @@ from todo_api.config import Settings
 from todo_api.db import create_engine
 from todo_api.db_postgres import APPLICATION_NAME, engine_url
 from todo_api.domain import clock
+from todo_api.errors import DefaultListMadeConcurrently
 from todo_api.migrate import head_revision, is_at_head
+from todo_api.repository import lists, users
 from todo_api.repository.todos import TodoCriteria, filter_parameters, matching_ids
 from todo_api.tables import LOCAL_USER_ID
 
@@ -293,6 +296,54 @@ def test_the_same_idempotency_key_sent_at_once_creates_once(postgres_url: str) -
             assert replayed == ["", "true", "true"]
         titles = sorted(todo["title"] for todo in client.get("/todos").json())
         assert titles == [f"at-once-{round_}" for round_ in range(5)]
+
+
+def test_a_new_users_first_writes_at_once_share_the_default_list_the_first_made(
+    postgres_url: str,
+) -> None:
+    """The loser of the race for a new user's default list (its snapshot taken before the
+    winner committed) is run again, not answered 500: the rolling-upgrade test's two threads
+    per new account met it. Played in order on two engines; the API then uses that one list."""
+    engine = create_engine(postgres_url)
+    now = clock.now()
+    try:
+        with engine.begin() as connection:
+            owner = users.create_user(connection, "first-writes", "not a real hash", now).id
+        with engine.connect() as loser:
+            loser.exec_driver_sql("SELECT 1")  # REPEATABLE READ: the snapshot is taken here
+            with engine.begin() as winner:
+                made = lists.default_list_id(winner, owner, now)
+            with pytest.raises(DefaultListMadeConcurrently) as raised:
+                lists.default_list_id(loser, owner, now)
+            assert raised.value.retry_in_new_transaction
+            loser.rollback()
+            with loser.begin():  # the unit run again: a new snapshot
+                assert lists.default_list_id(loser, owner, now) == made
+        with engine.connect() as connection:
+            defaults = connection.execute(
+                sa.text("SELECT count(*) FROM lists WHERE owner_id = :o AND is_default"),
+                {"o": owner},
+            )
+            assert defaults.scalar() == 1
+    finally:
+        engine.dispose()
+
+
+def test_a_new_users_first_creates_sent_at_once_all_succeed(postgres_url: str) -> None:
+    with TestClient(
+        create_app(Settings(rate_limit="off", database_url=postgres_url)),
+        base_url=API_BASE_URL,
+    ) as client:
+        for round_ in range(3):
+            account = register_account(client, f"at-once-{round_}")
+            responses = concurrently(
+                4,
+                lambda account=account: client.post(
+                    "/todos", json={"title": "first"}, headers=account.headers
+                ),
+            )
+            assert [response.status_code for response in responses] == [201] * 4
+            assert len({response.json()["list_id"] for response in responses}) == 1
 
 
 def test_an_unreachable_server_stops_migrate_with_one_line(

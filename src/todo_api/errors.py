@@ -200,6 +200,14 @@ class IdempotencyKeyInFlight(Conflict):
     retry_in_new_transaction = True
 
 
+class DefaultListMadeConcurrently(Conflict):
+    """A user's first writes ran at once and another made their default list first."""
+
+    # Run in a new transaction, the unit finds that list and uses it: only PostgreSQL can meet
+    # this (SQLite's writes are serial). A 409 only if it kept happening, which it cannot.
+    retry_in_new_transaction = True
+
+
 class InvalidDocument(AppError):
     """An import document that parsed but does not validate; `errors` locates each problem."""
 

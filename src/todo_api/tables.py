@@ -122,6 +122,9 @@ LIST_NAME_MAX_LENGTH = 200
 TAG_MAX_LENGTH = 50
 DEFAULT_LIST_NAME = "Inbox"
 
+# The unique index of each user's one default list (repository/lists.py meets it by name).
+DEFAULT_LIST_INDEX = "uq_lists_owner_id_default"
+
 lists = sa.Table(
     "lists",
     metadata,
@@ -138,7 +141,7 @@ lists = sa.Table(
     sa.Index(None, "owner_id", "created_at", "id"),
     # One default list ("Inbox") per user: todos created without list_id land there.
     sa.Index(
-        "uq_lists_owner_id_default",
+        DEFAULT_LIST_INDEX,
         "owner_id",
         unique=True,
         sqlite_where=sa.text("is_default"),

@@ -9,11 +9,11 @@ from sqlalchemy.engine import Connection
 from todo_api.domain.ids import is_storable_id
 from todo_api.domain.order import NO_ORDER
 from todo_api.domain.versions import VersionCondition, require_version
-from todo_api.errors import Conflict, InvalidField, ListNotFound
+from todo_api.errors import Conflict, DefaultListMadeConcurrently, InvalidField, ListNotFound
 from todo_api.performance.driver_statements import fetch
 from todo_api.repository import changes as changes_repository
 from todo_api.repository.access import reachable
-from todo_api.tables import DEFAULT_LIST_NAME, lists
+from todo_api.tables import DEFAULT_LIST_INDEX, DEFAULT_LIST_NAME, lists
 
 
 class TodoList(NamedTuple):
@@ -74,6 +74,9 @@ def default_list_id(connection: Connection, owner_id: int, now: dt.datetime) -> 
 
     A default list is never deleted or replaced, so its id is remembered on the connection
     (which is bound to one database): most creates then skip a query.
+
+    A new user's first writes sent at once (two tabs, two replicas) all find no list; on
+    PostgreSQL the ones that lose the race for the unique index run again and find the winner's.
     """
     known: dict[int, int] = connection.info.setdefault(_DEFAULT_LIST_IDS, {})
     if owner_id not in known:
@@ -81,9 +84,16 @@ def default_list_id(connection: Connection, owner_id: int, now: dt.datetime) -> 
         if rows:
             known[owner_id] = rows[0][0]
         else:
-            new = create_list(
-                connection, owner_id, {"name": DEFAULT_LIST_NAME}, now, is_default=True
-            )
+            try:
+                new = create_list(
+                    connection, owner_id, {"name": DEFAULT_LIST_NAME}, now, is_default=True
+                )
+            except sa.exc.IntegrityError as error:
+                if DEFAULT_LIST_INDEX not in str(error.orig):
+                    raise
+                raise DefaultListMadeConcurrently(
+                    "Another request made your default list first; retry."
+                ) from None
             return new.id  # remembered once its transaction has committed and it is read again
     return known[owner_id]
 
