@@ -117,6 +117,21 @@ def wait_until_healthy(server: ServerProcess) -> None:
     raise AssertionError(f"{server.base_url} not healthy in {STARTUP_TIMEOUT_SECONDS}s")
 
 
+POLL_SECONDS = 0.05  # a polling interval while a condition is awaited, never a wait of its own
+
+
+def poll_until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
+    """The first truthy value of `condition()`; fails the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            pytest.fail(f"not within {timeout:.0f} s: {what}")
+        time.sleep(POLL_SECONDS)
+
+
 @contextlib.contextmanager
 def running_server(
     command: list[str],

@@ -1,0 +1,58 @@
+"""Building images of todo-api for tests, on the local stand-in base (scripts/build-base-image),
+so that no registry is needed.
+
+Every build shares BuildKit's cache: the same Dockerfile and context under another tag (each test
+module has its own, so none removes another's) costs seconds once one module has built it.
+"""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from support import PROJECT_ROOT, missing_part
+
+# The Debian client has BuildKit built in; a newer client earlier on PATH may need buildx.
+DOCKER = "/usr/bin/docker" if os.access("/usr/bin/docker", os.X_OK) else "docker"
+BASE_IMAGE = "todo-api-base:bookworm"
+HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+BUILD_TIMEOUT_SECONDS = 900
+
+
+def require_docker() -> None:
+    """Skip (or fail, when strict) without a reachable Docker engine."""
+    if shutil.which(DOCKER) is None:
+        missing_part("no docker client; run scripts/install-docker")
+    if subprocess.run([DOCKER, "info"], capture_output=True, check=False).returncode != 0:
+        missing_part("Docker engine not reachable; run scripts/install-docker")
+
+
+def build_image(tag: str, context: Path = PROJECT_ROOT) -> str:
+    """`docker build` of `context` (the repository's Dockerfile by default) as `tag`, on the
+    stand-in base; fails the test with the build's output."""
+    require_docker()
+    base = subprocess.run(
+        [str(PROJECT_ROOT / "scripts" / "build-base-image"), BASE_IMAGE],
+        capture_output=True,
+        text=True,
+        timeout=BUILD_TIMEOUT_SECONDS,
+        check=False,
+    )
+    if base.returncode != 0:
+        pytest.fail(f"scripts/build-base-image failed:\n{base.stderr[-3000:]}")
+    build = [DOCKER, "build", "--progress=plain", "--build-arg", f"PYTHON_IMAGE={BASE_IMAGE}"]
+    if HOST_CA_BUNDLE.is_file():
+        build += ["--secret", f"id=ca,src={HOST_CA_BUNDLE}"]
+    built = subprocess.run(
+        [*build, "-t", tag, str(context)],
+        capture_output=True,
+        text=True,
+        timeout=BUILD_TIMEOUT_SECONDS,
+        env={**os.environ, "DOCKER_BUILDKIT": "1"},
+        check=False,
+    )
+    if built.returncode != 0:
+        pytest.fail(f"docker build of {tag} failed:\n{built.stderr[-5000:]}")
+    return tag
