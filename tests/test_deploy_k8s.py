@@ -256,18 +256,21 @@ def test_postgres_rolls_without_downtime_and_spreads() -> None:
     assert keys == {"kubernetes.io/hostname", "topology.kubernetes.io/zone"}
 
 
-def test_postgres_reads_its_database_url_from_a_secret_file() -> None:
+def test_postgres_reads_its_database_url_and_secret_key_from_secret_files() -> None:
+    """On PostgreSQL the server does not start without TODO_SECRET_KEY, and every replica must
+    sign cursors with the same one: both come from the Secret, as files."""
     spec = pod_spec("postgres")
     secrets = {v["name"]: v["secret"] for v in spec["volumes"] if "secret" in v}
     for container in all_containers("postgres"):
         variables = environment("postgres", container)
         assert variables["TODO_DATABASE_URL"] == ""  # blanks the image's SQLite preset
-        path = Path(variables["TODO_DATABASE_URL_FILE"])
-        mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
-        mount = mounts[str(path.parent)]
-        assert mount["readOnly"] is True
-        items = {item["path"] for item in secrets[mount["name"]]["items"]}
-        assert path.name in items
+        for name in ("TODO_DATABASE_URL_FILE", "TODO_SECRET_KEY_FILE"):
+            path = Path(variables[name])
+            mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+            mount = mounts[str(path.parent)]
+            assert mount["readOnly"] is True
+            items = {item["path"] for item in secrets[mount["name"]]["items"]}
+            assert path.name in items
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

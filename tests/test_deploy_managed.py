@@ -1,7 +1,8 @@
 """deploy/cloudrun, deploy/ecs, deploy/azure: each parses as its platform expects (the ECS files
 against the AWS API's own shapes, from botocore) and keeps the key settings: the image by
 digest, a non-root user, probes on /health and /ready, the database URL from the platform's
-secret store, a drain that fits the platform's stop timeout, and only real TODO_* settings."""
+secret store with the key every replica signs cursors with (PostgreSQL needs one set), a drain
+that fits the platform's stop timeout, and only real TODO_* settings."""
 
 import json
 import re
@@ -49,10 +50,19 @@ def env_of(container: dict[str, Any]) -> dict[str, str]:
     return {variable["name"]: variable.get("value", "") for variable in container["env"]}
 
 
-def assert_url_from_secret_file(variables: dict[str, str], mount_path: str) -> None:
-    """The image's SQLite preset is blanked and the URL file lies in the secret's mount."""
+SECRET_FILES = ("TODO_DATABASE_URL_FILE", "TODO_SECRET_KEY_FILE")
+
+
+def are_settings(variables: dict[str, str]) -> bool:
+    """Every variable is a TODO_* setting, or the file variant of one (TODO_X_FILE)."""
+    return {name.removesuffix("_FILE") for name in variables} <= SETTING_NAMES
+
+
+def secret_files(variables: dict[str, str]) -> dict[str, Path]:
+    """The image's SQLite preset is blanked; the URL and the secret key are read from files:
+    each variable's file."""
     assert variables["TODO_DATABASE_URL"] == ""
-    assert Path(variables["TODO_DATABASE_URL_FILE"]).parent == Path(mount_path)
+    return {name: Path(variables[name]) for name in SECRET_FILES}
 
 
 def test_cloud_run_service() -> None:
@@ -65,14 +75,14 @@ def test_cloud_run_service() -> None:
     assert container["startupProbe"]["httpGet"]["path"] == "/health"
     assert container["livenessProbe"]["httpGet"]["path"] == "/health"
     variables = env_of(container)
-    assert set(variables) - {"TODO_DATABASE_URL_FILE"} <= SETTING_NAMES
+    assert are_settings(variables)
     assert int(variables["TODO_GRACEFUL_TIMEOUT"]) < CLOUD_RUN_STOP_SECONDS
-    (mount,) = container["volumeMounts"]
-    assert mount["readOnly"] is True
-    assert_url_from_secret_file(variables, mount["mountPath"])
-    (volume,) = template["spec"]["volumes"]
-    assert volume["name"] == mount["name"]
-    assert volume["secret"]["items"] == [{"key": "latest", "path": "url"}]
+    mounts = {mount["mountPath"]: mount for mount in container["volumeMounts"]}
+    volumes = {volume["name"]: volume["secret"] for volume in template["spec"]["volumes"]}
+    for path in secret_files(variables).values():
+        mount = mounts[str(path.parent)]  # one Secret Manager secret per folder
+        assert mount["readOnly"] is True
+        assert volumes[mount["name"]]["items"] == [{"key": "latest", "path": path.name}]
     assert "run.googleapis.com/cloudsql-instances" in template["metadata"]["annotations"]
 
 
@@ -118,7 +128,8 @@ def test_ecs_task_runs_hardened_with_its_secret_from_secrets_manager() -> None:
     variables = {variable["name"] for variable in container["environment"]}
     secrets = {secret["name"]: secret["valueFrom"] for secret in container["secrets"]}
     assert variables | set(secrets) <= SETTING_NAMES
-    assert re.match(r"arn:aws:(secretsmanager|ssm):", secrets["TODO_DATABASE_URL"])
+    for name in ("TODO_DATABASE_URL", "TODO_SECRET_KEY"):
+        assert re.match(r"arn:aws:(secretsmanager|ssm):", secrets[name])
     graceful = next(
         v["value"] for v in container["environment"] if v["name"].endswith("GRACEFUL_TIMEOUT")
     )
@@ -143,22 +154,22 @@ def test_azure_container_app() -> None:
     configuration = app["properties"]["configuration"]
     assert configuration["ingress"]["targetPort"] == 8000
     assert configuration["ingress"]["allowInsecure"] is False
-    (secret,) = configuration["secrets"]
-    assert secret["keyVaultUrl"].startswith("https://")
+    key_vault = {secret["name"] for secret in configuration["secrets"]}
+    assert all(secret["keyVaultUrl"].startswith("https://") for secret in configuration["secrets"])
     template = app["properties"]["template"]
     (container,) = template["containers"]
     assert re.fullmatch(DIGEST_PATTERN, container["image"])
     probes = {probe["type"]: probe["httpGet"]["path"] for probe in container["probes"]}
     assert probes == {"Startup": "/health", "Liveness": "/health", "Readiness": "/ready"}
     variables = env_of(container)
-    assert set(variables) - {"TODO_DATABASE_URL_FILE"} <= SETTING_NAMES
+    assert are_settings(variables)
     assert template["terminationGracePeriodSeconds"] > int(variables["TODO_GRACEFUL_TIMEOUT"])
     volumes = {volume["name"]: volume for volume in template["volumes"]}
     mounts = {mount["mountPath"]: mount["volumeName"] for mount in container["volumeMounts"]}
     assert volumes[mounts["/tmp"]]["storageType"] == "EmptyDir"
-    secret_mount = next(path for path, name in mounts.items() if name != mounts["/tmp"])
-    secret_volume = volumes[mounts[secret_mount]]
-    assert secret_volume["storageType"] == "Secret"
-    assert secret_volume["secrets"] == [{"secretRef": secret["name"], "path": "database-url"}]
-    assert_url_from_secret_file(variables, secret_mount)
+    for path in secret_files(variables).values():
+        secret_volume = volumes[mounts[str(path.parent)]]
+        assert secret_volume["storageType"] == "Secret"
+        files = {entry["path"]: entry["secretRef"] for entry in secret_volume["secrets"]}
+        assert files[path.name] in key_vault
     assert template["scale"]["minReplicas"] >= 2
