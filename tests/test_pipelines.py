@@ -156,10 +156,23 @@ def test_gitlab_scans_the_candidate_before_giving_it_release_tags() -> None:
     assert "linux/amd64,linux/arm64" in load_yaml(GITLAB_CI)["variables"]["PLATFORMS"]
 
 
-def test_the_postgres_jobs_are_off_until_the_postgresql_release() -> None:
+def test_the_suite_runs_on_sqlite_and_on_a_postgresql_service_before_the_image() -> None:
+    """Each half of the suite once: test-sqlite without the `postgres` marker, test-postgres
+    with it, against a PostgreSQL service container; always on, and the image waits for both."""
     github = load_yaml(PROJECT_ROOT / ".github" / "workflows" / "ci.yml")["jobs"]
-    assert github["test-postgres"]["if"] == "${{ vars.TODO_POSTGRES_READY == 'true' }}"
-    assert gitlab_jobs()["test-postgres"]["rules"] == [{"if": '$TODO_POSTGRES_READY == "true"'}]
+    gitlab = gitlab_jobs()
+    sqlite, postgres = github["test-sqlite"], github["test-postgres"]
+    assert '"not container and not browser and not postgres"' in str(sqlite["steps"])
+    assert '"postgres and not container and not browser"' in str(postgres["steps"])
+    assert "if" not in postgres
+    assert postgres["services"]["postgres"]["image"].startswith("postgres:")
+    assert postgres["env"]["TODO_TEST_POSTGRES_URL"].startswith("postgresql://")
+    assert {"test-sqlite", "test-postgres"} <= set(github["image"]["needs"])
+    assert '"not container and not browser and not postgres"' in str(gitlab["test-sqlite"])
+    assert '"postgres and not container and not browser"' in str(gitlab["test-postgres"])
+    assert "rules" not in gitlab["test-postgres"]
+    assert gitlab["test-postgres"]["services"][0]["name"].startswith("postgres:")
+    assert gitlab["test-postgres"]["variables"]["TODO_TEST_POSTGRES_URL"].startswith("postgresql")
 
 
 def test_the_deploy_steps_replace_the_placeholder_image_of_the_manifests() -> None:
