@@ -1,5 +1,6 @@
 """Building images of todo-api for tests, on the local stand-in base (scripts/build-base-image),
-so that no registry is needed.
+so that no registry is needed: tests/test_container.py, test_deploy_container.py and
+test_rolling_upgrade.py.
 
 Every build shares BuildKit's cache: the same Dockerfile and context under another tag (each test
 module has its own, so none removes another's) costs seconds once one module has built it.
@@ -25,13 +26,26 @@ def require_docker() -> None:
     """Skip (or fail, when strict) without a reachable Docker engine."""
     if shutil.which(DOCKER) is None:
         missing_part("no docker client; run scripts/install-docker")
-    if subprocess.run([DOCKER, "info"], capture_output=True, check=False).returncode != 0:
+    info = subprocess.run([DOCKER, "info"], capture_output=True, timeout=30, check=False)
+    if info.returncode != 0:
         missing_part("Docker engine not reachable; run scripts/install-docker")
 
 
+def build_env() -> dict[str, str]:
+    return {**os.environ, "DOCKER_BUILDKIT": "1"}
+
+
+def build_command(context: Path, tag: str) -> list[str]:
+    """`docker build` of `context` as `tag` on the stand-in base, its steps logged plainly."""
+    command = [DOCKER, "build", "--progress=plain", "--build-arg", f"PYTHON_IMAGE={BASE_IMAGE}"]
+    if HOST_CA_BUNDLE.is_file():
+        command += ["--secret", f"id=ca,src={HOST_CA_BUNDLE}"]
+    return [*command, "-t", tag, str(context)]
+
+
 def build_image(tag: str, context: Path = PROJECT_ROOT) -> str:
-    """`docker build` of `context` (the repository's Dockerfile by default) as `tag`, on the
-    stand-in base; fails the test with the build's output."""
+    """Builds `context` (the repository's Dockerfile by default) as `tag`, after the stand-in
+    base; fails the test with the build's output."""
     require_docker()
     base = subprocess.run(
         [str(PROJECT_ROOT / "scripts" / "build-base-image"), BASE_IMAGE],
@@ -42,15 +56,12 @@ def build_image(tag: str, context: Path = PROJECT_ROOT) -> str:
     )
     if base.returncode != 0:
         pytest.fail(f"scripts/build-base-image failed:\n{base.stderr[-3000:]}")
-    build = [DOCKER, "build", "--progress=plain", "--build-arg", f"PYTHON_IMAGE={BASE_IMAGE}"]
-    if HOST_CA_BUNDLE.is_file():
-        build += ["--secret", f"id=ca,src={HOST_CA_BUNDLE}"]
     built = subprocess.run(
-        [*build, "-t", tag, str(context)],
+        build_command(context, tag),
         capture_output=True,
         text=True,
         timeout=BUILD_TIMEOUT_SECONDS,
-        env={**os.environ, "DOCKER_BUILDKIT": "1"},
+        env=build_env(),
         check=False,
     )
     if built.returncode != 0:

@@ -26,19 +26,22 @@ from typing import Any
 import pytest
 
 from container_http import account_headers, http
+from container_image import (
+    BASE_IMAGE,
+    BUILD_TIMEOUT_SECONDS,
+    DOCKER,
+    build_command,
+    build_env,
+    build_image,
+)
 from support import missing_part
 
 pytestmark = pytest.mark.container
 
 ROOT = Path(__file__).resolve().parents[1]
-# The Debian client has BuildKit built in; a newer client earlier on PATH may need buildx.
-DOCKER = "/usr/bin/docker" if os.access("/usr/bin/docker", os.X_OK) else "docker"
-BASE_IMAGE = "todo-api-base:bookworm"
 IMAGE = "todo-api:test"
-HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 APP_UID = 10001
 SIZE_BUDGET_BYTES = 75 * 1000 * 1000  # what the image may add over its base, in docker's MB
-BUILD_TIMEOUT_SECONDS = 900
 START_TIMEOUT_SECONDS = 60
 HEALTHY_TIMEOUT_SECONDS = 90  # the first probe runs one --interval (10 s) after start
 GRACEFUL_EXIT_SECONDS = 10
@@ -59,17 +62,6 @@ def docker(
     if check and result.returncode != 0:
         pytest.fail(f"docker {' '.join(args)} exited {result.returncode}:\n{result.stderr[-3000:]}")
     return result
-
-
-def build_env() -> dict[str, str]:
-    return {**os.environ, "DOCKER_BUILDKIT": "1"}
-
-
-def build_args(context: Path, tag: str) -> list[str]:
-    args = [DOCKER, "build", "--progress=plain", "--build-arg", f"PYTHON_IMAGE={BASE_IMAGE}"]
-    if HOST_CA_BUNDLE.is_file():
-        args += ["--secret", f"id=ca,src={HOST_CA_BUNDLE}"]
-    return [*args, "-t", tag, str(context)]
 
 
 def unique(kind: str) -> str:
@@ -139,30 +131,7 @@ class Engine:
 @pytest.fixture(scope="module")
 def image() -> str:
     """Builds the image once on the stand-in base; skips (or fails, when strict) without Docker."""
-    if shutil.which(DOCKER) is None:
-        missing_part("no docker client; run scripts/install-docker")
-    if docker("info", timeout=30, check=False).returncode != 0:
-        missing_part("Docker engine not reachable; run scripts/install-docker")
-    base = subprocess.run(
-        [str(ROOT / "scripts" / "build-base-image"), BASE_IMAGE],
-        capture_output=True,
-        text=True,
-        timeout=BUILD_TIMEOUT_SECONDS,
-        check=False,
-    )
-    if base.returncode != 0:
-        pytest.fail(f"scripts/build-base-image failed:\n{base.stderr[-3000:]}")
-    build = subprocess.run(
-        build_args(ROOT, IMAGE),
-        capture_output=True,
-        text=True,
-        timeout=BUILD_TIMEOUT_SECONDS,
-        env=build_env(),
-        check=False,
-    )
-    if build.returncode != 0:
-        pytest.fail(f"docker build failed:\n{build.stderr[-5000:]}")
-    return IMAGE
+    return build_image(IMAGE)
 
 
 @pytest.fixture
@@ -321,7 +290,7 @@ def test_code_change_reuses_the_dependency_layer(image: str, tmp_path: Path) -> 
     module.write_text(module.read_text() + f"\n# {tag}\n")
     try:
         build = subprocess.run(
-            build_args(context, tag),
+            build_command(context, tag),
             capture_output=True,
             text=True,
             timeout=BUILD_TIMEOUT_SECONDS,

@@ -21,18 +21,15 @@ from typing import Any
 import pytest
 
 from container_http import account_headers, http
-from support import PROJECT_ROOT, free_port, missing_part
+from container_image import DOCKER, build_image
+from support import free_port, missing_part
 
 pytestmark = pytest.mark.container
 
-DOCKER = "/usr/bin/docker" if os.access("/usr/bin/docker", os.X_OK) else "docker"
-BASE_IMAGE = "todo-api-base:bookworm"
 IMAGE = "todo-api:deploy-test"
 PODMAN_IMAGE = f"localhost/{IMAGE}"
-HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 ROOTLESS_USER = "todo-rootless"
 APP_UID = 10001
-BUILD_TIMEOUT_SECONDS = 900
 COMMAND_TIMEOUT_SECONDS = 300
 START_TIMEOUT_SECONDS = 60
 POLL_SECONDS = 0.1
@@ -78,23 +75,7 @@ def wait_until_ready(base_url: str, still_running: Any) -> None:
 @pytest.fixture(scope="module")
 def image() -> str:
     """Builds the image on the stand-in base under this module's own tag."""
-    if shutil.which(DOCKER) is None:
-        missing_part("no docker client; run scripts/install-docker")
-    if subprocess.run([DOCKER, "info"], capture_output=True, check=False).returncode != 0:
-        missing_part("Docker engine not reachable; run scripts/install-docker")
-    run(
-        [str(PROJECT_ROOT / "scripts" / "build-base-image"), BASE_IMAGE],
-        timeout=BUILD_TIMEOUT_SECONDS,
-    )
-    build = [DOCKER, "build", "--build-arg", f"PYTHON_IMAGE={BASE_IMAGE}", "-t", IMAGE]
-    if HOST_CA_BUNDLE.is_file():
-        build += ["--secret", f"id=ca,src={HOST_CA_BUNDLE}"]
-    run(
-        [*build, str(PROJECT_ROOT)],
-        timeout=BUILD_TIMEOUT_SECONDS,
-        env={**os.environ, "DOCKER_BUILDKIT": "1"},
-    )
-    return IMAGE
+    return build_image(IMAGE)
 
 
 @dataclass
