@@ -55,6 +55,7 @@ NEW_REVISION = "rolling_upgrade_0001"
 NEW_COLUMN = "rolling_upgrade_note"
 MIGRATION_LOG = "rolling-upgrade test migration applied"
 READY_TIMEOUT_SECONDS = 60
+PROBE_TIMEOUT_SECONDS = 3  # the readiness probe's timeoutSeconds in deploy/k8s
 PROGRESS_TIMEOUT_SECONDS = 30
 PROGRESS_WRITES = 25  # acknowledged writes awaited between two steps: the load runs throughout
 DRAIN_SECONDS = 30  # docker stop's grace: SIGTERM, then SIGKILL only after this
@@ -141,7 +142,7 @@ class Replica:
         if not self.running():
             pytest.fail(f"{self.name} exited:\n{self.logs()[-3000:]}")
         try:
-            return http("GET", f"{self.base_url}/ready", timeout=2)[0] == 200
+            return http("GET", f"{self.base_url}/ready", timeout=PROBE_TIMEOUT_SECONDS)[0] == 200
         except OSError:
             return False
 
