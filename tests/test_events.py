@@ -1,18 +1,23 @@
-"""GET /events against real servers: a change arrives within a second, from another process
-too; Last-Event-ID resumes without a gap; heartbeats; the bound on streams; another user's
-changes never arrive."""
+"""GET /events against real servers, on SQLite and PostgreSQL: a change arrives within a
+second, from another process too; Last-Event-ID resumes without a gap, or with a `reset` once
+what came after it was pruned; heartbeats; the bound on streams; another user's changes never
+arrive."""
 
+import datetime as dt
 import json
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
-from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
 import pytest
 
-from support import ServerProcess, todo_api_server
+from postgres_support import POSTGRES_SECRET_KEY
+from support import ServerProcess, todo_api_replicas
+from todo_api.db import create_engine
+from todo_api.domain import clock
+from todo_api.repository.change_retention import prune_changes
 
 pytestmark = pytest.mark.slow
 
@@ -21,16 +26,24 @@ STREAM_TIMEOUT = httpx.Timeout(10, read=5)
 LIVE = {"Accept": "text/event-stream"}
 
 
-def serve(directory: Path, auth: str = "disabled") -> AbstractContextManager[ServerProcess]:
-    """A server with a quick heartbeat and at most two streams per user."""
-    return todo_api_server(
-        directory, auth=auth, events_heartbeat_seconds="0.3", events_max_streams="2"
+def serve(
+    database_url: str, count: int = 1, auth: str = "disabled"
+) -> AbstractContextManager[list[ServerProcess]]:
+    """`count` servers on the test's database, each with a quick heartbeat and at most two
+    streams per user."""
+    return todo_api_replicas(
+        database_url,
+        count,
+        auth=auth,
+        events_heartbeat_seconds="0.3",
+        events_max_streams="2",
+        secret_key=POSTGRES_SECRET_KEY,  # the same for all, as replicas need
     )
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[ServerProcess]:
-    with serve(tmp_path) as running:
+def server(database_url: str) -> Iterator[ServerProcess]:
+    with serve(database_url) as (running,):
         yield running
 
 
@@ -113,7 +126,8 @@ def test_last_event_id_resumes_without_a_gap(server: ServerProcess) -> None:
         assert polled.status_code == 200
         lines = iter(polled.text.splitlines())
         assert [next_event(lines)["data"]["id"] for _ in titles[1:]] == ids[1:]
-        assert client.get("/events").text == "retry: 1000\n\n"  # nothing after the last
+        # Nothing after the last: where the stream stands, and the end.
+        assert client.get("/events").text == f"retry: 1000\nid: {events[-1]['id']}\n\n"
 
 
 def test_heartbeats_and_the_bound_on_streams(server: ServerProcess) -> None:
@@ -124,7 +138,7 @@ def test_heartbeats_and_the_bound_on_streams(server: ServerProcess) -> None:
     ):
         assert (first.status_code, second.status_code) == (200, 200)
         lines = first.iter_lines()
-        assert ": heartbeat" in (next(lines), next(lines), next(lines))
+        assert ": heartbeat" in [next(lines) for _ in range(4)]  # after the retry and the id
         third = client.get("/events")
         assert third.status_code == 429
         assert third.json()["type"] == "urn:todo-api:problem:rate-limited"
@@ -133,12 +147,10 @@ def test_heartbeats_and_the_bound_on_streams(server: ServerProcess) -> None:
         assert "todo_events_streams_open 2.0" in exposition
 
 
-def test_a_change_made_through_another_process_arrives(
-    server: ServerProcess, tmp_path: Path
-) -> None:
+def test_a_change_made_through_another_process_arrives(database_url: str) -> None:
     """Two servers on one database, as two replicas (or workers): each polls the table."""
     with (
-        serve(tmp_path) as other,
+        serve(database_url, 2) as (server, other),
         httpx.Client(base_url=server.base_url, timeout=STREAM_TIMEOUT) as client,
         client.stream("GET", "/events", headers=LIVE) as stream,
     ):
@@ -151,8 +163,8 @@ def test_a_change_made_through_another_process_arrives(
         assert event["data"]["id"] == todo["id"]
 
 
-def test_another_user_s_changes_never_arrive(tmp_path: Path) -> None:
-    with serve(tmp_path, auth="required") as server:
+def test_another_user_s_changes_never_arrive(database_url: str) -> None:
+    with serve(database_url, auth="required") as (server,):
         tokens: dict[str, dict[str, str]] = {}
         for name in ("ada", "bob"):
             password = f"a long passphrase, number {len(tokens)}"
@@ -174,3 +186,39 @@ def test_another_user_s_changes_never_arrive(tmp_path: Path) -> None:
             # Ada's todo, made before bob's, never came.
             assert heard[-1]["id"] == mine["id"] != hers["id"]
             assert all(event["id"] != hers["id"] or event["kind"] != "todo" for event in heard)
+
+
+def test_resuming_from_a_pruned_id_is_a_reset(server: ServerProcess, database_url: str) -> None:
+    """Changes older than TODO_EVENTS_RETENTION_HOURS are pruned; a client that comes back
+    from before them hears `reset` (read everything again), then the changes that follow."""
+    first = create(server, "first")
+    create(server, "second")  # pruned with the first: after the first, it would be missed
+    create(server, "third")  # the newest row is always kept
+    with httpx.Client(base_url=server.base_url, timeout=STREAM_TIMEOUT) as client:
+        polled = client.get("/events", headers={"Last-Event-ID": "0"})
+        first_seq = next_event(iter(polled.text.splitlines()))["id"]
+        engine = create_engine(database_url)
+        try:
+            with engine.begin() as connection:  # all but the newest, as if they were old
+                assert prune_changes(connection, clock.now() + dt.timedelta(hours=1), 100) == 2
+        finally:
+            engine.dispose()
+        with client.stream(
+            "GET", "/events", headers={**LIVE, "Last-Event-ID": first_seq}
+        ) as stream:
+            lines = stream.iter_lines()
+            assert next(lines) == "retry: 1000"
+            newest = next(lines).removeprefix("id: ")
+            assert int(newest) > int(first_seq)
+            assert [next(lines) for _ in range(5)] == [
+                "",
+                f"id: {newest}",
+                "event: reset",
+                f'data: {{"seq": {newest}}}',
+                "",
+            ]
+            patched = client.patch(f"/todos/{first['id']}", json={"completed": True})
+            assert patched.status_code == 200
+            event = next_event(lines)
+            assert (event["data"]["id"], event["data"]["action"]) == (first["id"], "updated")
+            assert int(event["id"]) > int(newest)

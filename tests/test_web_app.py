@@ -20,6 +20,9 @@ import pytest
 
 from browser_support import axe_violations, chromium, expect
 from support import PROJECT_ROOT, ServerProcess, todo_api_server
+from todo_api.db import create_engine
+from todo_api.domain import clock
+from todo_api.repository.change_retention import prune_changes
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Locator, Page
@@ -33,8 +36,13 @@ EXPECTED_FAILURE = re.compile(r"Failed to load resource: .* status of 412")
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    with todo_api_server(tmp_path_factory.mktemp("web-app"), cors_origins="") as running:
+def database_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("web-app")
+
+
+@pytest.fixture(scope="module")
+def server(database_dir: Path) -> Iterator[ServerProcess]:
+    with todo_api_server(database_dir, cors_origins="") as running:
         yield running
 
 
@@ -659,6 +667,47 @@ def test_changes_appear_live_in_another_tab(
         )
     finally:
         other_context.close()
+
+
+def test_a_reset_from_the_change_feed_reads_everything_again(
+    browser: "Browser", server: ServerProcess, api: httpx.Client, database_dir: Path
+) -> None:
+    """A tab that was away longer than the server keeps changes (TODO_EVENTS_RETENTION_HOURS)
+    comes back with a Last-Event-ID older than what was kept: the server answers `event:
+    reset` instead of the changes, and the page reads its lists and todos again."""
+    from playwright.sync_api import Route
+
+    for title in ("one", "two", "three"):
+        assert api.post("/todos", json={"title": title}).status_code == 201
+    engine = create_engine(f"sqlite:///{database_dir / 'todo.db'}")
+    try:
+        with engine.begin() as connection:  # all but the newest change, as if a week old
+            assert prune_changes(connection, clock.now() + dt.timedelta(hours=1), 10_000) > 0
+    finally:
+        engine.dispose()
+    # Until the test says so, the page's change feed is a stream that gives the oldest id
+    # and ends at once (the tab "away"); EventSource reconnects, then with that id.
+    away = {"is": True}
+
+    def change_feed(route: Route) -> None:
+        if away["is"]:
+            route.fulfill(content_type="text/event-stream", body="retry: 100\nid: 1\n\n")
+        else:
+            route.continue_()
+
+    context = browser.new_context()
+    try:
+        context.route(re.compile(r"/events$"), change_feed)
+        tab = context.new_page()
+        open_app(tab, server)
+        expect(items(tab).locator("label")).to_have_text(["one", "two", "three"])
+        assert api.post("/todos", json={"title": "made while away"}).status_code == 201
+        assert api.post("/lists", json={"name": "Listed while away"}).status_code == 201
+        away["is"] = False
+        expect(items(tab).locator("label")).to_have_text(["one", "two", "three", "made while away"])
+        expect(tab.locator(".list-select", has_text="Listed while away")).to_be_visible()
+    finally:
+        context.close()
 
 
 # ---------------------------------------------------------------- accessibility, screenshot

@@ -1,5 +1,6 @@
 """The application factory. Nothing happens at import time; the lifespan opens the database."""
 
+import datetime as dt
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -9,6 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from todo_api import __version__, tracing
 from todo_api.authentication import AuthenticationMiddleware, warn_when_disabled
+from todo_api.change_feed_pruner import pruning
 from todo_api.config import Settings
 from todo_api.db import open_database, pool_limits
 from todo_api.metrics_middleware import MetricsMiddleware
@@ -78,9 +80,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Idempotent and serialized (SQLite's write lock, PostgreSQL's advisory lock): safe with
         # several workers and replicas.
         upgrade_to_head(database.engine)
+        retention = dt.timedelta(hours=settings.events_retention_hours)
         try:
             cursor_key = cursor_signing_key(secret_key(settings))
-            yield {"database": database, "cursor_key": cursor_key}  # become request.state.*
+            async with pruning(database, retention):
+                yield {"database": database, "cursor_key": cursor_key}  # become request.state.*
         finally:
             database.close()
 

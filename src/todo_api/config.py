@@ -95,9 +95,11 @@ class Settings(BaseSettings):
     # "N/second|minute|hour|day" or "off" (rate_limit.py).
     rate_limit: str = "600/minute"
     password_rate_limit: str = "10/minute"  # noqa: S105  (a limit, not a password)
-    # GET /events: open streams per user and process (429 beyond), and the heartbeat's period.
+    # GET /events: open streams per user and process (429 beyond), the heartbeat's period, and
+    # how long the changes table keeps a change (change_feed_pruner.py).
     events_max_streams: int = Field(default=5, ge=1, le=1000)
     events_heartbeat_seconds: float = Field(default=15.0, gt=0, le=3600)
+    events_retention_hours: float = Field(default=168.0, gt=0, le=24 * 3650)
     # Signs cursors (secret_key.py). Unset: generated at first start beside the database.
     secret_key: SecretStr | None = None
     # PostgreSQL only (docs/postgresql.md): connections per process, how long a request waits

@@ -240,3 +240,19 @@ changes = sa.Table(
     sa.Column("changed_at", UTCDateTime, nullable=False),
     sa.Index(None, "owner_id", "seq"),
 )
+
+
+# How far each user's changes were pruned (change_retention.py): a client that resumes from an
+# older id may have missed some, and GET /events tells it to read everything again.
+change_horizons = sa.Table(
+    "change_horizons",
+    metadata,
+    sa.Column(
+        "owner_id",
+        sa.Integer,
+        sa.ForeignKey("users.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    sa.Column("pruned_through", sa.Integer, nullable=False),  # the last pruned seq of this user
+)

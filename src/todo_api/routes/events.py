@@ -3,8 +3,10 @@
 Each process polls the changes table (repository/changes.py) a few times a second for rows
 after the last one it sent: every worker and every replica sees every commit, with no
 notification channel to configure. A client that reconnects with `Last-Event-ID` gets every
-change after that id; a comment line every TODO_EVENTS_HEARTBEAT_SECONDS keeps proxies from
-closing an idle stream; past TODO_EVENTS_MAX_STREAMS open streams of one user: 429.
+change after that id, or, when changes after it were already pruned
+(TODO_EVENTS_RETENTION_HOURS, change_feed_pruner.py), a `reset` event: read everything again.
+A comment line every TODO_EVENTS_HEARTBEAT_SECONDS keeps proxies from closing an idle stream;
+past TODO_EVENTS_MAX_STREAMS open streams of one user: 429.
 
 Only a client that asks for `text/event-stream` (as EventSource does) gets the endless stream;
 any other gets the changes there are now and the end of the answer (a poll), so generic
@@ -26,6 +28,7 @@ from fastapi.responses import StreamingResponse
 from todo_api import metrics
 from todo_api.deps import caller_of, database_of, settings_of
 from todo_api.errors import InvalidHeader, TooManyStreams
+from todo_api.repository import change_retention
 from todo_api.repository import changes as repository
 from todo_api.routes.openapi import AUTHENTICATED
 
@@ -49,23 +52,26 @@ RESUMABLE: dict[str, Any] = {
         }
     ]
 }
-# One event as Server-Sent Events frame it (the `retry` line alone is no event).
+# One event as Server-Sent Events frame it (the opening `retry` and `id` lines are no event).
 CHANGE_EVENT = {
     "type": "object",
     "properties": {
-        "event": {"type": "string", "enum": ["change"]},
+        "event": {"type": "string", "enum": ["change", "reset"]},
         "id": {"type": "string", "pattern": "^[0-9]+$"},
         "data": {
             "type": "string",
             "contentMediaType": "application/json",
-            "description": '`{"seq", "kind": "todo"|"list"|"todos", "id", "action", "at"}`',
+            "description": '`change`: `{"seq", "kind": "todo"|"list"|"todos", "id", "action", '
+            '"at"}`; `reset` (changes after `Last-Event-ID` were pruned: read everything '
+            'again): `{"seq"}`',
         },
     },
     "required": ["event", "id", "data"],
 }
 RESPONSES = {
     200: {
-        "description": "`change` events: endless with `Accept: text/event-stream`, else so far",
+        "description": "`change` events (a `reset` first when `Last-Event-ID` is older than "
+        "what is kept): endless with `Accept: text/event-stream`, else so far",
         "content": {EVENT_STREAM: {"schema": CHANGE_EVENT}},
     },
     429: {"description": "Too many open streams of this user (TODO_EVENTS_MAX_STREAMS)"},
@@ -105,18 +111,21 @@ def open_streams_of(request: Request) -> OpenStreams:
 async def events(request: Request) -> StreamingResponse:
     """Your changes, live: a `change` event per created, updated or deleted todo or list (bulk
     changes and imports as one `todos` event). Resume with `Last-Event-ID`. Without `Accept:
-    text/event-stream`, the changes there are now, and the end of the answer."""
+    text/event-stream`, the changes there are now, and the end of the answer. A `reset` event
+    instead of the changes after an id that is older than the changes kept: read everything
+    again."""
     caller = caller_of(request)
     live = EVENT_STREAM in request.headers.get("accept", "")
     database = database_of(request)
     settings = settings_of(request)
     last_event_id = request.headers.get(LAST_EVENT_ID)
-    if last_event_id is None:
-        after = await database.read(lambda c: repository.last_seq(c, caller.user_id))
-    elif LAST_EVENT_ID_PATTERN.fullmatch(last_event_id):
-        after = int(last_event_id)
-    else:
+    if last_event_id is not None and not LAST_EVENT_ID_PATTERN.fullmatch(last_event_id):
         raise InvalidHeader(LAST_EVENT_ID, "give the id of the last event received")
+    position = await database.read(partial(change_retention.feed_position, owner_id=caller.user_id))
+    # Resumed from before what was pruned: some changes are gone, so the client reads
+    # everything again (the reset) and hears what comes next.
+    reset = last_event_id is not None and int(last_event_id) < position.pruned_through
+    after = position.current if last_event_id is None or reset else int(last_event_id)
     streams = open_streams_of(request)
     limit = settings.events_max_streams
     heartbeat = settings.events_heartbeat_seconds
@@ -126,7 +135,12 @@ async def events(request: Request) -> StreamingResponse:
     async def stream() -> AsyncIterator[bytes]:
         nonlocal after
         with streams.opened(caller.user_id, limit):
-            yield b"retry: 1000\n\n"
+            # The id at once, so that a client that reconnects before any change arrives
+            # resumes from here (EventSource sends the last id it was given) and misses none.
+            yield f"retry: 1000\nid: {after}\n\n".encode()
+            if reset:
+                reset_data = json.dumps({"seq": after})
+                yield f"id: {after}\nevent: reset\ndata: {reset_data}\n\n".encode()
             quiet = 0.0
             while not await request.is_disconnected():
                 found = await database.read(

@@ -972,6 +972,12 @@ function listen() {
   feed.addEventListener("change", (event) => {
     onChange(JSON.parse(event.data)).catch((error) => console.warn(error));
   });
+  // The changes since this page last heard were pruned (it was away longer than the server
+  // keeps them): what it shows may be stale, so it reads the lists and the todos again.
+  feed.addEventListener("reset", () => {
+    listsSoon();
+    reloadSoon();
+  });
 }
 
 function stopListening() {
