@@ -2,6 +2,7 @@
 and a static site serving the Todo-Backend page from its own origin (another port, so every API
 call is cross-origin)."""
 
+import base64
 import contextlib
 import http.server
 import threading
@@ -173,3 +174,38 @@ def axe_violations(page: "Page") -> list[dict[str, Any]]:
         {"id": v["id"], "nodes": [node["target"] for node in v["nodes"]]}
         for v in result["violations"]
     ]
+
+
+# Two PNGs, decoded by the browser itself (no image library in the suite): how many pixels
+# differ by more than a trace of anti-aliasing in any channel; -1 when the sizes differ.
+_CHANGED_PIXELS = """async ([before, after, threshold]) => {
+  const decode = async (base64) => {
+    const bytes = Uint8Array.from(atob(base64), (character) => character.charCodeAt(0));
+    const bitmap = await createImageBitmap(new Blob([bytes], { type: "image/png" }));
+    const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+    const context = canvas.getContext("2d");
+    context.drawImage(bitmap, 0, 0);
+    return context.getImageData(0, 0, bitmap.width, bitmap.height);
+  };
+  const [x, y] = await Promise.all([decode(before), decode(after)]);
+  if (x.width !== y.width || x.height !== y.height) return -1;
+  let changed = 0;
+  for (let i = 0; i < x.data.length; i += 4) {
+    for (let channel = 0; channel < 4; channel++) {
+      if (Math.abs(x.data[i + channel] - y.data[i + channel]) > threshold) {
+        changed++;
+        break;
+      }
+    }
+  }
+  return changed;
+}"""
+# Chromium's text anti-aliasing differs by a level or two between runs and machines.
+CHANNEL_THRESHOLD = 32
+
+
+def changed_pixels(page: "Page", before: bytes, after: bytes) -> int:
+    """How many pixels of two PNG pictures differ visibly (-1: not even the same size)."""
+    encoded = [base64.b64encode(picture).decode("ascii") for picture in (before, after)]
+    changed: int = page.evaluate(_CHANGED_PIXELS, [*encoded, CHANNEL_THRESHOLD])
+    return changed
