@@ -783,9 +783,12 @@ el.detailsForm.addEventListener("submit", async (event) => {
 
 $(".cancel", el.detailsForm).addEventListener("click", () => el.details.close());
 
+// The close event comes a task after the dialog closed, when the browser has already put the
+// focus back and a quick Tab may have moved it on within the item: only a focus that went
+// nowhere (the item re-rendered meanwhile) is brought back.
 el.details.addEventListener("close", () => {
   const entry = detailsOf && state.entries.get(detailsOf.id);
-  if (entry) $(".open-details", entry.li)?.focus();
+  if (entry && !entry.li.contains(document.activeElement)) $(".open-details", entry.li)?.focus();
   detailsOf = null;
 });
 
