@@ -1,6 +1,6 @@
 """Building images of todo-api for tests, on the local stand-in base (scripts/build-base-image),
 so that no registry is needed: tests/test_container.py, test_deploy_container.py and
-test_rolling_upgrade.py.
+test_rolling_upgrade.py (and the hardened run flags every one of them uses).
 
 Every build shares BuildKit's cache: the same Dockerfile and context under another tag (each test
 module has its own, so none removes another's) costs seconds once one module has built it.
@@ -20,6 +20,16 @@ DOCKER = "/usr/bin/docker" if os.access("/usr/bin/docker", os.X_OK) else "docker
 BASE_IMAGE = "todo-api-base:bookworm"
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 BUILD_TIMEOUT_SECONDS = 900
+# What the Kubernetes manifests set, as `docker run` / `podman run` flags.
+HARDENED = (
+    "--read-only",
+    "--tmpfs",
+    "/tmp",
+    "--cap-drop",
+    "ALL",
+    "--security-opt",
+    "no-new-privileges",
+)
 
 
 def require_docker() -> None:

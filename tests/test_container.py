@@ -30,6 +30,7 @@ from container_image import (
     BASE_IMAGE,
     BUILD_TIMEOUT_SECONDS,
     DOCKER,
+    HARDENED,
     build_command,
     build_env,
     build_image,
@@ -139,17 +140,6 @@ def engine(image: str) -> Iterator[Engine]:
     engine = Engine(image)
     yield engine
     engine.remove_all()
-
-
-HARDENED = (
-    "--read-only",
-    "--tmpfs",
-    "/tmp",
-    "--cap-drop",
-    "ALL",
-    "--security-opt",
-    "no-new-privileges",
-)
 
 
 def test_server_runs_as_uid_10001_and_cannot_change_its_code(engine: Engine) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from container_http import account_headers, http
-from container_image import DOCKER, build_image
+from container_image import DOCKER, HARDENED, build_image
 from support import free_port, missing_part
 
 pytestmark = pytest.mark.container
@@ -33,16 +33,6 @@ APP_UID = 10001
 COMMAND_TIMEOUT_SECONDS = 300
 START_TIMEOUT_SECONDS = 60
 POLL_SECONDS = 0.1
-# What the Kubernetes manifests set, as Docker and Podman flags.
-HARDENED = (
-    "--read-only",
-    "--tmpfs",
-    "/tmp",
-    "--cap-drop",
-    "ALL",
-    "--security-opt",
-    "no-new-privileges",
-)
 
 
 def run(

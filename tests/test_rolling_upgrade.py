@@ -37,7 +37,7 @@ import pytest
 import sqlalchemy as sa
 
 from container_http import http
-from container_image import DOCKER, build_image
+from container_image import DOCKER, HARDENED, build_image
 from load_balancer import Nginx
 from postgres_support import POSTGRES_SECRET_KEY, PostgresDatabases
 from support import SERVER_LOGS, free_port, poll_until, register_account
@@ -170,9 +170,7 @@ class Fleet:
         self.replicas.append(replica)
         docker(
             "run", "-d", "--name", replica.name, "--network", "host",
-            # As the pod runs: read-only root, no capabilities.
-            "--read-only", "--tmpfs", "/tmp", "--cap-drop", "ALL",
-            "--security-opt", "no-new-privileges",
+            *HARDENED,  # as the pod runs: read-only root, no capabilities
             "-e", f"TODO_DATABASE_URL={self.database_url}",
             "-e", f"TODO_SECRET_KEY={POSTGRES_SECRET_KEY}",
             "-e", "TODO_HOST=127.0.0.1", "-e", f"TODO_PORT={replica.port}",
