@@ -14,6 +14,7 @@ takes a while to seed, so it is cached (see `CACHE_DIR`) by migration head, size
 
 import argparse
 import datetime as dt
+import math
 import os
 import random
 import sqlite3
@@ -102,6 +103,19 @@ def _todo_row(
     rng: random.Random, todo_id: int, list_id: int, owner_id: int = LOCAL_USER_ID
 ) -> tuple[tuple[Any, ...], list[str]]:
     """One todo as stored: API fields through the repository's own derivation, then SQLite text."""
+    values, tags = todo_values(rng, todo_id, list_id, owner_id)
+    row = tuple(
+        process(values[name]) if (process := _BIND[name]) else values[name]
+        for name in _TODO_COLUMNS
+    )
+    return row, tags
+
+
+def todo_values(
+    rng: random.Random, todo_id: int, list_id: int, owner_id: int = LOCAL_USER_ID
+) -> tuple[dict[str, Any], list[str]]:
+    """One todo's column values (Python's types) and its tag names; the same random draws on
+    either database, so the seeded todos are the same."""
     created_at = SEED_START + todo_id * CREATED_EVERY
     completed = rng.random() < COMPLETED_SHARE
     edited = completed or rng.random() < 0.2
@@ -137,14 +151,10 @@ def _todo_row(
         "created_at": created_at,
         "updated_at": updated_at,
     }
-    row = tuple(
-        process(values[name]) if (process := _BIND[name]) else values[name]
-        for name in _TODO_COLUMNS
-    )
-    return row, tags
+    return values, tags
 
 
-def _add_owners(engine: Engine, owners: int) -> None:
+def add_owners(engine: Engine, owners: int) -> None:
     """Users 2..`owners` beside the local user, each with a default list."""
     with engine.begin() as connection:
         connection.execute(
@@ -183,7 +193,7 @@ def seed_database(path: Path, rows: int, owners: int = 1) -> float:
     try:
         upgrade_to_head(engine)
         if owners > 1:
-            _add_owners(engine, owners)
+            add_owners(engine, owners)
     finally:
         engine.dispose()
     connection = sqlite3.connect(path, isolation_level=None)
@@ -527,29 +537,49 @@ def scale_check(
     rounds: int = DEFAULT_ROUNDS,
     repetitions: int = DEFAULT_REPETITIONS,
     large_rows: int = LARGE_ROWS,
+    database_kind: str = "sqlite",
 ) -> list[QueryResult]:
-    """Seed (or reuse) both databases, measure every query on both, print and return the results."""
+    """Seed (or reuse) both databases, measure every query on both, print and return the results.
+
+    On PostgreSQL (`database_kind="postgresql"`, bench/scale_postgres.py) the requests are
+    timed as on SQLite; the page's SQL alone and its plan are SQLite's columns only (nan, none).
+    """
     started = time.perf_counter()
-    large_path, seed_seconds = cached_large_database(large_rows)
     # Each of the many users owns as many todos as the small database holds.
     owners = max(2, min(MANY_OWNERS, large_rows // SMALL_ROWS))
-    many_path, many_seed_seconds = cached_large_database(large_rows, owners)
+    on_sqlite = database_kind == "sqlite"
     with tempfile.TemporaryDirectory(prefix="todo-scale-") as scratch, ExitStack() as stack:
-        small_path = Path(scratch) / "small.sqlite3"
-        seed_database(small_path, SMALL_ROWS)
-        all_paths = {"small": small_path, "large": large_path, "many": many_path}
+        if on_sqlite:
+            large_path, seed_seconds = cached_large_database(large_rows)
+            many_path, many_seed_seconds = cached_large_database(large_rows, owners)
+            small_path = Path(scratch) / "small.sqlite3"
+            seed_database(small_path, SMALL_ROWS)
+            all_paths = {"small": small_path, "large": large_path, "many": many_path}
+            all_urls = {size: f"sqlite:///{path}" for size, path in all_paths.items()}
+            where = {"one user": str(large_path), f"{owners:,} users": str(many_path)}
+        else:
+            from bench import scale_postgres  # here: it imports this module
+
+            large_url, seed_seconds = scale_postgres.cached_database(large_rows)
+            many_url, many_seed_seconds = scale_postgres.cached_database(large_rows, owners)
+            small_name, small_url = scale_postgres.small_database(SMALL_ROWS)
+            stack.callback(scale_postgres.drop, small_name)
+            all_urls = {"small": small_url, "large": large_url, "many": many_url}
+            where = {"one user": large_url, f"{owners:,} users": many_url}
         trace = StatementTrace()
-        stack.enter_context(trace.installed())
+        if on_sqlite:  # sqlite3's own trace callback
+            stack.enter_context(trace.installed())
         clients = {}
         signing_keys = {}
-        for size, path in all_paths.items():
+        for size, url in all_urls.items():
             # The seeded todos are the local user's; the page cost is SQL, not authentication
             # nor the rate limit (the check sends thousands of requests a minute).
             settings = Settings(
-                database_url=f"sqlite:///{path}",
+                database_url=url,
                 access_log=False,
                 auth="disabled",
                 rate_limit="off",
+                secret_key=None if on_sqlite else scale_postgres.SECRET_KEY,
             )
             app = create_served_app(settings)  # loopback servers check Host: "localhost"
             clients[size] = stack.enter_context(TestClient(app, base_url="http://localhost"))
@@ -560,10 +590,10 @@ def scale_check(
             return "many" if size == "large" and query.many else size
 
         for result in results:
-            paths = {size: all_paths[database(result.query, size)] for size in SIZES}
-            for size, path in paths.items():
+            for size in SIZES:
                 key = signing_keys[database(result.query, size)]
-                params = request_params(result.query, f"sqlite:///{path}", key)
+                url = all_urls[database(result.query, size)]
+                params = request_params(result.query, url, key)
                 result.params[size] = params
                 with trace.recording() as statements:
                     page = clients[database(result.query, size)].get("/todos", params=params)
@@ -571,11 +601,15 @@ def scale_check(
                     raise ScaleError(
                         f"{result.query.label} at {size}: not a full page: {page.text[:300]}"
                     )
-                result.sql[size] = _page_sql(statements)
-            result.plan = query_plan(paths["large"], result.sql["large"])
+                if on_sqlite:
+                    result.sql[size] = _page_sql(statements)
+            if on_sqlite:
+                result.plan = query_plan(
+                    all_paths[database(result.query, "large")], result.sql["large"]
+                )
         print(
             f"scale: {len(results)} queries x {rounds} rounds x {repetitions} requests"
-            f" on each database, alternating",
+            f" on each database ({database_kind}), alternating",
             flush=True,
         )
         for number in range(rounds):
@@ -589,12 +623,14 @@ def scale_check(
                     result.request_ms[size] += _timed_requests(client, params, repetitions)
         for result in results:
             for size in SIZES:
+                if not on_sqlite:
+                    result.sql_ms[size] = [math.nan]
+                    continue
                 path = all_paths[database(result.query, size)]
                 result.sql_ms[size] = _timed_sql(path, result.sql[size], SQL_REPETITIONS)
     print()
     seeding = {"one user": seed_seconds, f"{owners:,} users": many_seed_seconds}
-    paths_by_shape = {"one user": large_path, f"{owners:,} users": many_path}
-    print(render(results, large_rows, seeding, paths_by_shape, time.perf_counter() - started))
+    print(render(results, large_rows, seeding, where, time.perf_counter() - started))
     return results
 
 
@@ -632,7 +668,7 @@ def render(
     results: Sequence[QueryResult],
     large_rows: int,
     seed_seconds: dict[str, float | None],
-    large_paths: dict[str, Path],
+    large_databases: dict[str, str],
     total_seconds: float,
 ) -> str:
     """The table (PASS/FAIL on the request ratio), then the plan of every query that fails or
@@ -664,7 +700,7 @@ def render(
             details += ["", f"query plan at {large} for {result.query.label}:"]
             details += [f"  {line}" for line in result.plan]
             details += [f"  grows with the table: {problem}" for problem in problems]
-            details.append(f"  SQL: {' '.join(result.sql['large'].split())}")
+            details.append(f"  SQL: {' '.join(result.sql.get('large', '-').split())}")
     failed = [r.query.label for r in results if not r.passed]
     targets = search_targets(results)
     missed = [what for what, held in targets if not held]
@@ -677,11 +713,11 @@ def render(
     lines += ["", "search targets at " + large + " (median ms per request):"]
     lines += [f"  {'PASS' if held else 'FAIL'}  {what}" for what, held in targets]
     lines.append("")
-    for shape, path in large_paths.items():
+    for shape, where in large_databases.items():
         seconds = seed_seconds[shape]
         seeding = f"seeded in {seconds:.1f} s" if seconds is not None else "reused from the cache"
-        size_mb = path.stat().st_size / 1e6
-        lines.append(f"{large} database, {shape}: {path} ({size_mb:,.0f} MB, {seeding})")
+        size = f"{Path(where).stat().st_size / 1e6:,.0f} MB, " if Path(where).exists() else ""
+        lines.append(f"{large} database, {shape}: {where} ({size}{seeding})")
     lines += [
         f"scale check: {len(results) - len(failed)}/{len(results)} within {MAX_RATIO}x"
         + (f"; FAIL: {', '.join(failed)}" if failed else "")
@@ -698,8 +734,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--large-rows", type=int, default=LARGE_ROWS, help="size of the large database (1000000)"
     )
+    parser.add_argument(
+        "--database",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="SQLite files, or databases on the machine's PostgreSQL (bench/scale_postgres.py)",
+    )
     args = parser.parse_args(argv)
-    scale_check(args.rounds, args.repetitions, args.large_rows)
+    scale_check(args.rounds, args.repetitions, args.large_rows, args.database)
     return 0
 
 

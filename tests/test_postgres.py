@@ -234,7 +234,7 @@ def test_the_search_uses_the_gin_index(postgres_url: str) -> None:
             plan = connection.execute(
                 matching_ids(criteria), filter_parameters(criteria, LOCAL_USER_ID, clock.now())
             ).scalars()
-            assert any("todos_fts_gin" in str(line) for line in plan)
+            assert any("todos_fts_owned_gin" in str(line) for line in plan)
     finally:
         engine.dispose()
 

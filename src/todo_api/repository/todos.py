@@ -33,6 +33,7 @@ from todo_api.repository.search_index import (
     matches_search,
     owned_expression,
     plan_search,
+    row_matches_search,
 )
 from todo_api.repository.tags import set_todo_tags
 from todo_api.tables import todo_tags, todos
@@ -272,8 +273,6 @@ def filter_parameters(filters: TodoCriteria, owner_id: int, now: dt.datetime) ->
 
 # The search's words: FTS5's query on SQLite, to_tsquery's on PostgreSQL (search_index.py).
 _SEARCH_QUERY = sa.bindparam("filter_q", type_=SearchQuery())
-_FTS_ROWID = sa.table("todos_fts", sa.column("rowid")).c.rowid
-_FTS_MATCH = sa.literal_column("todos_fts").op("MATCH")(_SEARCH_QUERY)
 
 
 def _filter_clauses(shape: _Shape) -> list[sa.ColumnElement[bool]]:
@@ -304,13 +303,22 @@ def _filter_clauses(shape: _Shape) -> list[sa.ColumnElement[bool]]:
         clauses.append(overdue if shape.overdue else sa.not_(overdue))
     if shape.search is Method.MATCHING:  # the owner's matches, from the index (either database)
         clauses.append(
-            matches_search(todos.c.id, todos.c.title, todos.c.description, _SEARCH_QUERY)
+            matches_search(
+                todos.c.id,
+                todos.c.owner_id,
+                todos.c.title,
+                todos.c.description,
+                _SEARCH_QUERY,
+                sa.bindparam("match_owner_id"),
+            )
         )
     elif shape.search is Method.GATHER:  # the owner's matches, listed by plan_search
         gathered = sa.func.json_each(sa.bindparam("filter_matches")).table_valued("value")
         clauses.append(todos.c.id.in_(sa.select(gathered.c.value)))
-    elif shape.search is Method.WALK:  # each row in the sort's order, checked in the index
-        clauses.append(sa.exists().where(_FTS_MATCH, todos.c.id == _FTS_ROWID))
+    elif shape.search is Method.WALK:  # each row in the sort's order, checked on its own
+        clauses.append(
+            row_matches_search(todos.c.id, todos.c.title, todos.c.description, _SEARCH_QUERY)
+        )
     return clauses
 
 
@@ -378,8 +386,8 @@ def count_todos(
     """How many todos match `filters` (what `list_todos` would return over every page)."""
     parameters = filter_parameters(filters, owner_id, now)
     shape = _shape(filters)
-    if filters.q is not None:  # the search is planned as list_todos plans it
-        plan = plan_search(connection, owner_id, filters.q)
+    if filters.q is not None:  # the search is planned as list_todos plans it, for every match
+        plan = plan_search(connection, owner_id, filters.q, every_match=True)
         if plan is None:
             return 0
         shape = replace(shape, search=plan.method)
