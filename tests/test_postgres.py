@@ -36,7 +36,14 @@ from todo_api.domain import clock
 from todo_api.errors import DefaultListMadeConcurrently
 from todo_api.migrate import head_revision, is_at_head
 from todo_api.repository import lists, users
-from todo_api.repository.todos import TodoCriteria, filter_parameters, matching_ids
+from todo_api.repository.search_index import Method, plan_search
+from todo_api.repository.todos import (
+    TodoCriteria,
+    count_todos,
+    filter_parameters,
+    list_todos,
+    matching_ids,
+)
 from todo_api.tables import LOCAL_USER_ID
 
 pytestmark = pytest.mark.postgres
@@ -237,6 +244,60 @@ def test_the_search_uses_the_gin_index(postgres_url: str) -> None:
             assert any("todos_fts_owned_gin" in str(line) for line in plan)
     finally:
         engine.dispose()
+
+
+def test_the_owned_lexemes_never_reach_another_owner(postgres_url: str) -> None:
+    """Owner 4's `2buy` is lexeme `4_2buy`: owner 42's `buy:*` (`42_buy:*`) is not its prefix."""
+    engine = create_engine(postgres_url)
+    matches = (
+        "SELECT todo_owned_search_vector(%(owner)s, %(title)s, NULL)"
+        " @@ todo_owned_search_query(%(caller)s, %(query)s)"
+    )
+    cases = [
+        (4, "2buy it", 42, "'buy':*", False),
+        (42, "buy it", 4, "'2buy':*", False),
+        (42, "Crème brûlée", 42, "'creme' & 'brul':*", True),
+        (42, "it's foo_bar", 42, "'it' & 'foo' <-> 'bar':*", True),
+        (7, "buy it", 7, "'buy':*", True),
+        (7, "buy it", 77, "'buy':*", False),
+    ]
+    try:
+        with engine.connect() as connection:
+            for owner, title, caller, query, expected in cases:
+                values = {"owner": owner, "title": title, "caller": caller, "query": query}
+                assert connection.exec_driver_sql(matches, values).scalar() is expected, values
+    finally:
+        engine.dispose()
+
+
+def test_a_dense_search_walks_the_sort_index_and_a_sparse_one_gathers(postgres_url: str) -> None:
+    """PostgreSQL's estimate of the caller's matches picks the plan (search_index.plan_search).
+
+    150 words beside `todo`: PostgreSQL estimates a prefix from its most common lexemes only
+    when ANALYZE kept at least 100 of them (else it guesses 2% of the rows)."""
+    engine = create_engine(postgres_url)
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql(
+                "INSERT INTO todos (owner_id, list_id, title, completed, created_at, updated_at,"
+                " priority, tags, version, order_key, due_key)"
+                " SELECT 1, 1, 'todo w' || mod(n, 150) || ' ' || n, false, now(), now(), 0, '[]', 1,"
+                " 1e300, now() FROM generate_series(1, 20000) AS n"
+            )
+            connection.exec_driver_sql("ANALYZE todos")
+            dense = plan_search(connection, LOCAL_USER_ID, "todo")
+            sparse = plan_search(connection, LOCAL_USER_ID, "todo 1234")
+            page = list_todos(connection, LOCAL_USER_ID, TodoCriteria(q="todo"), limit=3)
+            count = count_todos(connection, LOCAL_USER_ID, TodoCriteria(q="todo"), clock.now())
+            found = list_todos(connection, LOCAL_USER_ID, TodoCriteria(q="todo 1234"), limit=20)
+    finally:
+        engine.dispose()
+    assert dense is not None and dense.method is Method.WALK
+    assert sparse is not None and sparse.method is Method.MATCHING
+    assert [todo.title.split()[-1] for todo in page] == ["20000", "19999", "19998"]
+    assert count == 20000
+    numbers = sorted(int(todo.title.split()[-1]) for todo in found)
+    assert numbers == [1234, *range(12340, 12350)]
 
 
 def concurrently(count: int, request: Any) -> list[Any]:
