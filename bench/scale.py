@@ -10,6 +10,9 @@ writes). Each query is a real `GET /todos` through the app in-process (TestClien
 times on both databases in alternation; the target is a median at 1M within 1.5x of 1K.
 Beside it: the page's SQL alone, timed on the driver, and SQLite's query plan. The 1M database
 takes a while to seed, so it is cached (see `CACHE_DIR`) by migration head, size and seed version.
+
+`--database postgresql`: the same todos and requests on the machine's PostgreSQL
+(bench/scale_postgres.py); the page's SQL alone and its plan are SQLite's columns only.
 """
 
 import argparse
