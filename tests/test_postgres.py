@@ -281,8 +281,8 @@ def test_a_dense_search_walks_the_sort_index_and_a_sparse_one_gathers(postgres_u
             connection.exec_driver_sql(
                 "INSERT INTO todos (owner_id, list_id, title, completed, created_at, updated_at,"
                 " priority, tags, version, order_key, due_key)"
-                " SELECT 1, 1, 'todo w' || mod(n, 150) || ' ' || n, false, now(), now(), 0, '[]', 1,"
-                " 1e300, now() FROM generate_series(1, 20000) AS n"
+                " SELECT 1, 1, 'todo w' || mod(n, 150) || ' ' || n, false, now(), now(), 0,"
+                " '[]', 1, 1e300, now() FROM generate_series(1, 20000) AS n"
             )
             connection.exec_driver_sql("ANALYZE todos")
             dense = plan_search(connection, LOCAL_USER_ID, "todo")

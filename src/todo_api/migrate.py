@@ -26,7 +26,8 @@ from todo_api.db import BEGIN_OPTION
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 WRITE_LOCK_OPTION = {BEGIN_OPTION: "BEGIN IMMEDIATE"}
 # The full-text index lives in what the migrations create by hand, per database: SQLite's
-# tables (todos_fts*), PostgreSQL's GIN index (todos_fts_gin; since 0008 todos_fts_owned_gin).
+# tables (todos_fts*), PostgreSQL's GIN index (todos_fts_gin; since 0008 todos_fts_owned_gin)
+# and, since 0008, its generated column todos.todos_fts_vector.
 SEARCH_INDEX_PREFIX = "todos_fts"
 # pg_advisory_xact_lock's key: any constant no other application on the database uses.
 MIGRATION_LOCK_KEY = 0x70D0_A91  # "todo api"
@@ -37,7 +38,9 @@ logger = logging.getLogger(__name__)
 def is_modelled(name: str | None, type_: str, _parent_names: object) -> bool:
     """Alembic `include_name` hook: skip the full-text index, which tables.py omits."""
     return not (
-        type_ in ("table", "index") and name is not None and name.startswith(SEARCH_INDEX_PREFIX)
+        type_ in ("table", "index", "column")
+        and name is not None
+        and name.startswith(SEARCH_INDEX_PREFIX)
     )
 
 
