@@ -223,8 +223,8 @@ def plan_search(
     words = search_words(text)
     if connection.dialect.name != "sqlite":
         # psycopg prepares a statement run five times, and PostgreSQL may then plan it once for
-        # any owner: a walk that suits one user with a million todos, for a user with ten (25 ms
-        # instead of 1 measured). The search's statements are planned for their own values.
+        # any owner and words: measured, a gathered page (1,111 matches) went from 1 ms to 25 ms
+        # under a generic plan that walks. The search's statements are planned for their values.
         connection.exec_driver_sql(_CUSTOM_PLANS)
         expression = owned_expression(owner_id, text)
         if every_match or estimated_matches(connection, owner_id, expression) <= GATHER_LIMIT:
