@@ -3,7 +3,7 @@
 The same todos as the SQLite files (bench/scale.py's `todo_values`, the same random draws),
 loaded with COPY into a database migrated like production: the secondary indexes of `todos` and
 `todo_tags` are dropped first and built again once the rows are in (the full-text GIN index of
-migration 0008 among them), then VACUUM ANALYZE, so the planner has the statistics an
+migration 0009 among them), then VACUUM ANALYZE, so the planner has the statistics an
 autovacuumed database would. A database of 1M todos seeds in 2-4 minutes on this machine.
 
 The seeded databases stay on the server as a cache, named by size, owners, migration head and

@@ -26,8 +26,8 @@ from todo_api.db import BEGIN_OPTION
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 WRITE_LOCK_OPTION = {BEGIN_OPTION: "BEGIN IMMEDIATE"}
 # The full-text index lives in what the migrations create by hand, per database: SQLite's
-# tables (todos_fts*), PostgreSQL's GIN index (todos_fts_gin; since 0008 todos_fts_owned_gin)
-# and, since 0008, its generated column todos.todos_fts_vector.
+# tables (todos_fts*), PostgreSQL's GIN index (todos_fts_gin; since 0009 todos_fts_owned_gin)
+# and, since 0009, its generated column todos.todos_fts_vector.
 SEARCH_INDEX_PREFIX = "todos_fts"
 # pg_advisory_xact_lock's key: any constant no other application on the database uses.
 MIGRATION_LOCK_KEY = 0x70D0_A91  # "todo api"

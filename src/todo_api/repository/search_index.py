@@ -24,7 +24,7 @@ ASCII (whose folding only the tokenizer knows), the prefix query stays and the p
 asks the index itself (`MATCHING`, as bulk changes by `q` do: they act on every match anyway).
 
 PostgreSQL has no queue (its GIN index is exact as a write commits) and plans the same two ways
-with its own SQL: `matches_search` compiles to the owner's lexemes (migration 0008 writes each
+with its own SQL: `matches_search` compiles to the owner's lexemes (migration 0009 writes each
 lexeme with its owner in front, `42_buy`, and indexes that: `MATCHING`, the gather, costs the
 caller's own matches), `row_matches_search` to a row's own vector (`WALK`: no index seek per
 row, the vector is a generated column of the row). Which one is PostgreSQL's own estimate of the
@@ -160,7 +160,7 @@ def _match_on_postgresql(element: matches_search, compiler: SQLCompiler, **kw: A
     _todo_id, owner, title, description, query, caller = (
         compiler.process(c, **kw) for c in element.clauses
     )
-    # The GIN index's own expression (migration 0008), so the planner uses the index.
+    # The GIN index's own expression (migration 0009), so the planner uses the index.
     return (
         f"todo_owned_search_vector({owner}, {title}, {description})"
         f" @@ todo_owned_search_query({caller}, {query})"
@@ -188,7 +188,7 @@ def _row_match_on_sqlite(element: row_matches_search, compiler: SQLCompiler, **k
 @compiles(row_matches_search, "postgresql")
 def _row_match_on_postgresql(element: row_matches_search, compiler: SQLCompiler, **kw: Any) -> str:
     todo_id, _title, _description, query = (compiler.process(c, **kw) for c in element.clauses)
-    # No index: the row's own vector, kept in its generated column (migration 0008).
+    # No index: the row's own vector, kept in its generated column (migration 0009).
     column = (
         f"{todo_id.rsplit('.', 1)[0]}.todos_fts_vector" if "." in todo_id else "todos_fts_vector"
     )

@@ -20,15 +20,15 @@ writes it, PostgreSQL computes it on every insert and update). Adding it rewrite
 
 SQLite: nothing (migration 0006 gave its index the owner).
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-01
 """
 
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
