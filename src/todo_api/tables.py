@@ -147,6 +147,8 @@ lists = sa.Table(
         sqlite_where=sa.text("is_default"),
         postgresql_where=sa.text("is_default"),
     ),
+    # Ids are never handed out twice (migration 0010): see `todos`.
+    sqlite_autoincrement=True,
 )
 
 todos = sa.Table(
@@ -184,6 +186,10 @@ todos = sa.Table(
     sa.Index(None, "owner_id", "priority", "id"),
     sa.Index(None, "owner_id", "updated_at", "id"),
     sa.Index(None, "list_id", "created_at", "id"),
+    # SQLite would otherwise give a deleted newest todo's id to the next one, and a client still
+    # holding that todo's ETag (its version, "1") could change the new one (migration 0010).
+    # PostgreSQL's sequences never go back anyway.
+    sqlite_autoincrement=True,
 )
 
 todo_tags = sa.Table(
