@@ -127,8 +127,9 @@ def _insert_in_order(connection: Connection, rows: list[dict[str, Any]]) -> Sequ
 
     On SQLite, RETURNING in parameter order means one statement per row (SQLAlchemy cannot
     trust the order of a multi-row RETURNING there), ~35 µs a todo. A plain executemany runs in
-    the driver's C loop; the unit holds the write lock, and SQLite gives each new row the
-    largest id so far plus one, so the new ids are exactly those above the largest one before.
+    the driver's C loop; the unit holds the write lock, and SQLite gives each new row, in order,
+    the largest id it ever handed out plus one (AUTOINCREMENT, migration 0010), so the new ids
+    are exactly those above the largest one present before.
     (SQLite only, as the service is today; another database would use RETURNING.)
     """
     last_id = connection.execute(_LAST_TODO_ID).scalar_one()
