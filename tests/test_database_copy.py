@@ -115,3 +115,38 @@ def test_a_target_with_data_is_refused_and_unchanged(
             assert [todo["title"] for todo in client.get("/todos").json()] == ["already there"]
     finally:
         postgres.release(target, migrated=True)
+
+
+def test_ids_handed_out_before_a_copy_are_not_handed_out_after_it(
+    pg_url: str,
+    tmp_path: Path,
+    migrated_template: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The id of a deleted newest todo or list was seen by clients: the copy's sequences start
+    after it, both ways, not after the largest id copied."""
+    source = migrated_copy(migrated_template, tmp_path / "source.db")
+    with served(source) as client:
+        post_created(client, "/todos", title="kept")
+        deleted_todo = post_created(client, "/todos", title="seen, then deleted")["id"]
+        deleted_list = post_created(client, "/lists", name="seen, then deleted")["id"]
+        assert client.delete(f"/todos/{deleted_todo}").status_code == 204
+        assert client.delete(f"/lists/{deleted_list}").status_code == 204
+
+    result = run_in_process(capsys, monkeypatch, "copy-data", "--from", source, "--to", pg_url)
+    assert result.returncode == 0, result.stderr
+    with served(pg_url) as client:
+        assert post_created(client, "/todos", title="on PostgreSQL")["id"] > deleted_todo
+        assert post_created(client, "/lists", name="on PostgreSQL")["id"] > deleted_list
+        deleted_todo = post_created(client, "/todos", title="seen, then deleted")["id"]
+        deleted_list = post_created(client, "/lists", name="seen, then deleted")["id"]
+        assert client.delete(f"/todos/{deleted_todo}").status_code == 204
+        assert client.delete(f"/lists/{deleted_list}").status_code == 204
+
+    back = f"sqlite:///{tmp_path / 'back.db'}"
+    result = run_in_process(capsys, monkeypatch, "copy-data", "--from", pg_url, "--to", back)
+    assert result.returncode == 0, result.stderr
+    with served(back) as client:
+        assert post_created(client, "/todos", title="on SQLite again")["id"] > deleted_todo
+        assert post_created(client, "/lists", name="on SQLite again")["id"] > deleted_list

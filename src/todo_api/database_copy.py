@@ -4,8 +4,10 @@ Every table of the schema is copied row for row, ids, versions and timestamps as
 ETags, cursors and links stay valid. The source is read in one snapshot; the target is written in
 one transaction, so a failed copy leaves it as it was. The target is migrated first and must be
 empty (what migrating an empty database creates, nothing more); afterwards each table's count is
-compared, and PostgreSQL's id sequences are moved past the copied ids. Search indexes follow by
-themselves: SQLite's triggers queue the copied todos, PostgreSQL's GIN index takes them.
+compared, and the target's id sequences are moved past every id the source ever handed out (its
+sequence, not just its largest row: the id of a deleted newest todo was seen by clients and must
+not come back). Search indexes follow by themselves: SQLite's triggers queue the copied todos,
+PostgreSQL's GIN index takes them.
 """
 
 from collections.abc import Callable, Iterator
@@ -50,8 +52,9 @@ def copy_data(
                 writing.execution_options(**{BEGIN_OPTION: "BEGIN IMMEDIATE"})
                 with writing.begin():
                     _require_empty(writing)
+                    handed_out = _ids_handed_out(reading)
                     copied = [_copy_table(table, reading, writing, progress) for table in _tables()]
-                    _move_sequences(writing)
+                    _move_sequences(writing, handed_out)
                     _verify(copied, writing)
         return copied
     finally:
@@ -109,18 +112,55 @@ def _batches(connection: Connection, table: sa.Table) -> Iterator[list[dict[str,
         yield [dict(row._mapping) for row in partition]
 
 
-def _move_sequences(connection: Connection) -> None:
-    """PostgreSQL: the next id of each table comes after the copied ones (SQLite: by itself)."""
-    if connection.dialect.name != "postgresql":
-        return
+def _ids_handed_out(connection: Connection) -> dict[str, int]:
+    """Per table with an id sequence, the largest id it has handed out, as far as the database
+    knows: PostgreSQL's sequence, SQLite's `sqlite_sequence` (AUTOINCREMENT tables), else the
+    largest id present."""
+    handed_out: dict[str, int] = {}
     for table in _tables():
         column = table.autoincrement_column
         if column is None:
             continue
-        largest = connection.execute(sa.select(sa.func.max(column))).scalar_one()
-        sequence = sa.func.pg_get_serial_sequence(table.name, column.name)
-        # setval(…, 1, false): an empty table's next id is 1, as in a new database.
-        connection.execute(sa.select(sa.func.setval(sequence, largest or 1, largest is not None)))
+        largest = connection.execute(sa.select(sa.func.max(column))).scalar_one() or 0
+        if connection.dialect.name == "postgresql":
+            names = {"table": table.name, "column": column.name}
+            last = connection.execute(_POSTGRESQL_SEQUENCE, names)
+        else:
+            last = connection.execute(_SQLITE_SEQUENCE, {"name": table.name})
+        handed_out[table.name] = max(largest, last.scalar() or 0)
+    return handed_out
+
+
+# NULL while the sequence has handed out nothing.
+_POSTGRESQL_SEQUENCE = sa.text(
+    "SELECT pg_sequence_last_value(CAST(pg_get_serial_sequence(:table, :column) AS regclass))"
+)
+_SQLITE_SEQUENCE = sa.text("SELECT seq FROM sqlite_sequence WHERE name = :name")
+_SQLITE_START_SEQUENCE = sa.text("INSERT INTO sqlite_sequence (name, seq) VALUES (:name, :seq)")
+_SQLITE_MOVE_SEQUENCE = sa.text(
+    "UPDATE sqlite_sequence SET seq = :seq WHERE name = :name AND seq < :seq"
+)
+
+
+def _move_sequences(connection: Connection, handed_out: dict[str, int]) -> None:
+    """The next id of each table comes after every id the source handed out. SQLite: only its
+    AUTOINCREMENT tables keep a sequence (tables.py says which); the others take max + 1."""
+    for table in _tables():
+        column = table.autoincrement_column
+        if column is None:
+            continue
+        largest = connection.execute(sa.select(sa.func.max(column))).scalar_one() or 0
+        last = max(largest, handed_out.get(table.name, 0))
+        if connection.dialect.name == "postgresql":
+            sequence = sa.func.pg_get_serial_sequence(table.name, column.name)
+            # setval(…, 1, false): an empty table's next id is 1, as in a new database.
+            connection.execute(sa.select(sa.func.setval(sequence, last or 1, last > 0)))
+        elif table.dialect_options["sqlite"]["autoincrement"] and last > 0:
+            parameters = {"name": table.name, "seq": last}
+            if connection.execute(_SQLITE_SEQUENCE, parameters).scalar() is None:
+                connection.execute(_SQLITE_START_SEQUENCE, parameters)
+            else:
+                connection.execute(_SQLITE_MOVE_SEQUENCE, parameters)
 
 
 def _verify(copied: list[CopiedTable], connection: Connection) -> None:
