@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 from todo_api.db import BEGIN_OPTION, create_engine, open_database
 from todo_api.db_faults import DatabaseUnusable
 from todo_api.migrate import is_at_head, upgrade_to_head
-from todo_api.tables import metadata
+from todo_api.tables import USER_ID_FLOOR_ROW, metadata, user_id_floor, users
 
 BATCH_ROWS = 1000
 
@@ -114,8 +114,8 @@ def _batches(connection: Connection, table: sa.Table) -> Iterator[list[dict[str,
 
 def _ids_handed_out(connection: Connection) -> dict[str, int]:
     """Per table with an id sequence, the largest id it has handed out, as far as the database
-    knows: PostgreSQL's sequence, SQLite's `sqlite_sequence` (AUTOINCREMENT tables), else the
-    largest id present."""
+    knows: PostgreSQL's sequence, SQLite's `sqlite_sequence` (AUTOINCREMENT tables) or
+    `user_id_floor` (accounts), else the largest id present."""
     handed_out: dict[str, int] = {}
     for table in _tables():
         column = table.autoincrement_column
@@ -128,6 +128,9 @@ def _ids_handed_out(connection: Connection) -> dict[str, int]:
         else:
             last = connection.execute(_SQLITE_SEQUENCE, {"name": table.name})
         handed_out[table.name] = max(largest, last.scalar() or 0)
+        if table is users and connection.dialect.name == "sqlite":
+            floor = connection.execute(sa.select(user_id_floor.c.highest_deleted)).scalar()
+            handed_out[table.name] = max(handed_out[table.name], floor or 0)
     return handed_out
 
 
@@ -155,6 +158,11 @@ def _move_sequences(connection: Connection, handed_out: dict[str, int]) -> None:
             sequence = sa.func.pg_get_serial_sequence(table.name, column.name)
             # setval(…, 1, false): an empty table's next id is 1, as in a new database.
             connection.execute(sa.select(sa.func.setval(sequence, last or 1, last > 0)))
+        elif table is users and last > largest:  # SQLite's accounts: tables.user_id_floor
+            connection.execute(sa.delete(user_id_floor))
+            connection.execute(
+                sa.insert(user_id_floor).values(id=USER_ID_FLOOR_ROW, highest_deleted=last)
+            )
         elif table.dialect_options["sqlite"]["autoincrement"] and last > 0:
             parameters = {"name": table.name, "seq": last}
             if connection.execute(_SQLITE_SEQUENCE, parameters).scalar() is None:

@@ -262,3 +262,17 @@ change_horizons = sa.Table(
     ),
     sa.Column("pruned_through", sa.Integer, nullable=False),  # the last pruned seq of this user
 )
+
+# SQLite gives a new row max(id) + 1, so the id of a deleted newest account would go to the next
+# one registered, while another worker may still hold the deleted account's token in its cache
+# (token_cache.py, up to 5 s): the highest deleted id is kept here (one row), and a new account
+# on SQLite takes an id above it (repository/users.py). PostgreSQL's sequence never goes back.
+# (AUTOINCREMENT, as todos and lists have, would rebuild every table: all refer to users.)
+USER_ID_FLOOR_ROW = 1
+user_id_floor = sa.Table(
+    "user_id_floor",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("highest_deleted", sa.Integer, nullable=False),
+    sa.CheckConstraint(f"id = {USER_ID_FLOOR_ROW}", name="one_row"),
+)

@@ -1,14 +1,18 @@
-"""SQL for user accounts. A user is found by id (the caller) or by username without case."""
+"""SQL for user accounts. A user is found by id (the caller) or by username without case.
+
+An account's id is never given to another account: on SQLite a new one takes an id above both
+the largest present and the highest ever deleted (`user_id_floor`, tables.py says why)."""
 
 import datetime as dt
 from typing import NamedTuple
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection
 
 from todo_api.domain.accounts import username_key
 from todo_api.errors import Conflict, UsernameTaken, UserNotFound
-from todo_api.tables import LOCAL_USER_ID, users
+from todo_api.tables import LOCAL_USER_ID, USER_ID_FLOOR_ROW, user_id_floor, users
 
 
 class User(NamedTuple):
@@ -50,21 +54,30 @@ def list_users(connection: Connection) -> list[User]:
     return [User._make(row) for row in rows]
 
 
+_SQLITE = "sqlite"
+_NEXT_SQLITE_USER_ID = sa.select(
+    sa.func.max(
+        sa.func.coalesce(sa.select(sa.func.max(users.c.id)).scalar_subquery(), 0),
+        sa.func.coalesce(sa.select(user_id_floor.c.highest_deleted).scalar_subquery(), 0),
+    )
+    + 1
+)
+
+
 def create_user(
     connection: Connection, username: str, password_hash: str, now: dt.datetime
 ) -> User:
     if find_by_username(connection, username) is not None:
         raise UsernameTaken(username)
-    row = connection.execute(
-        sa.insert(users)
-        .values(
-            username=username,
-            username_key=username_key(username),
-            password_hash=password_hash,
-            created_at=now,
-        )
-        .returning(*_COLUMNS)
-    ).one()
+    values = {
+        "username": username,
+        "username_key": username_key(username),
+        "password_hash": password_hash,
+        "created_at": now,
+    }
+    if connection.dialect.name == _SQLITE:  # a write transaction: nobody takes it meanwhile
+        values["id"] = connection.execute(_NEXT_SQLITE_USER_ID).scalar_one()
+    row = connection.execute(sa.insert(users).values(**values).returning(*_COLUMNS)).one()
     return User._make(row)
 
 
@@ -75,8 +88,18 @@ def set_password_hash(connection: Connection, user_id: int, password_hash: str) 
 
 
 def delete_user(connection: Connection, user_id: int) -> None:
-    """Deletes the account; its lists, todos, tags, tokens, sessions and keys cascade."""
+    """Deletes the account; its lists, todos, tags, tokens, sessions and keys cascade. On SQLite
+    its id is noted, so that no later account is given it."""
     connection.execute(sa.delete(users).where(users.c.id == user_id))
+    if connection.dialect.name == _SQLITE:
+        connection.execute(
+            sqlite.insert(user_id_floor)
+            .values(id=USER_ID_FLOOR_ROW, highest_deleted=user_id)
+            .on_conflict_do_update(
+                index_elements=[user_id_floor.c.id],
+                set_={"highest_deleted": sa.func.max(user_id_floor.c.highest_deleted, user_id)},
+            )
+        )
 
 
 def adopt_local_user(connection: Connection, username: str, password_hash: str) -> User:
