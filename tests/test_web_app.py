@@ -430,6 +430,63 @@ def test_lists_create_rename_and_delete_with_confirmation(page: "Page", api: htt
     assert api.get(f"/lists/{groceries['id']}").status_code == 404
 
 
+def test_a_list_renamed_meanwhile_is_a_conflict_and_mine_can_be_kept(
+    page: "Page", api: httpx.Client
+) -> None:
+    created = api.post("/lists", json={"name": "Groceries"})
+    assert created.status_code == 201
+    list_id = created.json()["id"]
+    page.reload()
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    page.get_by_role("button", name="Rename list: Groceries").click()
+    page.get_by_label("New name for the list Groceries").fill("Shopping")
+    # Someone else renames it while the name is being edited here.
+    assert api.patch(f"/lists/{list_id}", json={"name": "Food"}).status_code == 200
+    page.keyboard.press("Enter")
+    conflict = page.locator("dialog.conflict")
+    expect(conflict).to_be_visible()
+    expect(conflict.locator("h2")).to_have_text("This list changed meanwhile")
+    expect(conflict.locator("tr[data-field=name] td")).to_have_text(["Shopping", "Food"])
+    conflict.get_by_role("button", name="Keep mine").click()
+    expect(conflict).to_be_hidden()
+    expect(page.locator(".list-select", has_text="Shopping")).to_be_visible()
+    settled(page)
+    assert api.get(f"/lists/{list_id}").json()["name"] == "Shopping"
+
+
+def test_a_list_renamed_meanwhile_can_be_taken_and_is_not_deleted_unseen(
+    page: "Page", api: httpx.Client
+) -> None:
+    created = api.post("/lists", json={"name": "Groceries"})
+    assert created.status_code == 201
+    list_id = created.json()["id"]
+    page.reload()
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    page.get_by_role("button", name="Rename list: Groceries").click()
+    page.get_by_label("New name for the list Groceries").fill("Shopping")
+    assert api.patch(f"/lists/{list_id}", json={"name": "Food"}).status_code == 200
+    page.keyboard.press("Enter")
+    conflict = page.locator("dialog.conflict")
+    conflict.get_by_role("button", name="Take the newer version").click()
+    expect(page.locator(".list-select", has_text="Food")).to_be_visible()
+    settled(page)
+    assert api.get(f"/lists/{list_id}").json()["name"] == "Food"
+
+    # A delete confirmed for the version seen does not delete a newer one.
+    page.get_by_role("button", name="Delete list: Food").click()
+    confirm = page.locator("dialog.confirm")
+    expect(confirm).to_contain_text("“Food”")
+    assert api.patch(f"/lists/{list_id}", json={"name": "Food and drink"}).status_code == 200
+    confirm.get_by_role("button", name="Delete").click()
+    expect(page.locator(".status")).to_have_text(
+        "Not deleted: the list “Food” changed meanwhile (now “Food and drink”)."
+        " Its newer version is shown."
+    )
+    expect(page.locator(".list-select", has_text="Food and drink")).to_be_visible()
+    settled(page)
+    assert api.get(f"/lists/{list_id}").status_code == 200
+
+
 def open_details(page: "Page", title: str) -> "Locator":
     item(page, title).hover()
     item(page, title).get_by_role("button", name=f"Details of: {title}").click()
@@ -499,6 +556,94 @@ def test_search_tag_filter_and_sort(page: "Page", api: httpx.Client) -> None:
         ["almond milk", "read a book", "oat milk"]
     )
     page.get_by_label("Sort", exact=True).select_option(label="My order")
+
+
+def search_for(page: "Page", words: str, *shown: str, left: str) -> None:
+    """Search, and wait for the results and the counter of that search (typing is debounced:
+    the previous results stand meanwhile)."""
+    page.get_by_label("Search", exact=True).fill(words)
+    expect(page.locator(".todo-list li label")).to_have_text(list(shown))
+    expect(page.locator(".todo-count")).to_have_text(left)
+    settled(page)
+
+
+def test_bulk_actions_act_on_the_search_results_only(page: "Page", api: httpx.Client) -> None:
+    for title, completed in [("apple pie", True), ("banana", True), ("cherry", False)]:
+        created = api.post("/todos", json={"title": title, "completed": completed})
+        assert created.status_code == 201
+    page.reload()
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    search_for(page, "apple", "apple pie", left="0 items left matching “apple”")
+    expect(page.locator(".clear-completed")).to_have_text("Clear completed matches")
+    expect(page.get_by_text("Mark all matches as complete")).to_have_count(1)
+    page.locator(".clear-completed").click()
+    expect(items(page)).to_have_count(0)
+    settled(page)
+    assert [(t["title"], t["completed"]) for t in server_todos(api)] == [
+        ("banana", True),
+        ("cherry", False),
+    ]
+
+    search_for(page, "cherry", "cherry", left="1 item left matching “cherry”")
+    page.locator(".toggle-all").check()
+    expect(items(page).nth(0)).to_have_class("completed")
+    settled(page)
+    expect(page.locator(".todo-count")).to_have_text("0 items left matching “cherry”")
+    search_for(page, "banana", "banana", left="0 items left matching “banana”")
+    page.locator(".toggle-all").uncheck()
+    expect(items(page).nth(0)).not_to_have_class("completed")
+    settled(page)
+    assert [(t["title"], t["completed"]) for t in server_todos(api)] == [
+        ("banana", False),
+        ("cherry", True),
+    ]
+
+    # Without a search the counter, the labels and the bulk actions are TodoMVC's again.
+    search_for(page, "", "banana", "cherry", left="1 item left")
+    expect(page.locator(".clear-completed")).to_have_text("Clear completed")
+    expect(page.get_by_text("Mark all as complete")).to_have_count(1)
+
+
+def test_bulk_actions_on_a_route_reach_the_whole_list_as_in_todomvc(
+    page: "Page", api: httpx.Client
+) -> None:
+    add(page, "one", "two", "three")
+    item(page, "one").locator(".toggle").check()
+    item(page, "two").locator(".toggle").check()
+    settled(page)
+    page.get_by_role("link", name="Active").click()
+    expect(items(page)).to_have_count(1)
+    page.locator(".clear-completed").click()  # clears the completed todos the route hides
+    settled(page)
+    assert [t["title"] for t in server_todos(api)] == ["three"]
+    add(page, "four")
+    page.get_by_role("link", name="Completed").click()
+    expect(items(page)).to_have_count(0)
+    page.locator(".toggle-all").check()  # toggles the active todos the route hides
+    expect(items(page)).to_have_count(2)
+    settled(page)
+    assert [t["completed"] for t in server_todos(api)] == [True, True]
+
+
+def test_a_todo_added_during_a_search_follows_the_search(page: "Page", api: httpx.Client) -> None:
+    add(page, "apple pie", "banana")
+    search_for(page, "apple", "apple pie", left="1 item left matching “apple”")
+    add(page, "apple crumble")  # matches: shown among the results
+    assert titles(page) == ["apple pie", "apple crumble"]
+    page.locator(".new-todo").fill("grapes")
+    page.locator(".new-todo").press("Enter")
+    expect(page.locator(".status")).to_have_text(
+        "Added “grapes”. It does not match “apple”, so it is not among the results."
+    )
+    settled(page)
+    assert titles(page) == ["apple pie", "apple crumble"]
+    expect(page.locator(".todo-count")).to_have_text("2 items left matching “apple”")
+    assert [t["title"] for t in server_todos(api)] == [
+        "apple pie",
+        "banana",
+        "apple crumble",
+        "grapes",
+    ]
 
 
 def test_reorder_by_keyboard_and_by_drag(page: "Page", api: httpx.Client) -> None:

@@ -32,6 +32,7 @@ const el = {
   sort: $(".sort"),
   main: $(".main"),
   toggleAll: $(".toggle-all"),
+  toggleAllLabel: $('label[for="toggle-all"]'),
   todoList: $(".todo-list"),
   loadingMore: $(".loading-more"),
   sentinel: $(".page-sentinel"),
@@ -111,11 +112,36 @@ function listFilters() {
   return state.listId === null ? {} : { list_id: state.listId };
 }
 
-function viewFilters() {
-  const filters = { ...listFilters(), sort: state.sort };
-  if (state.filter !== "all") filters.completed = state.filter === "completed";
-  if (/[\p{L}\p{N}]/u.test(state.q)) filters.q = state.q;
+// The todos a person is looking at, whatever the route: the list, narrowed by a search and a
+// tag. Counts and the bulk actions (toggle-all, Clear completed) act on this scope, so that they
+// never reach a todo that a search hides. The routes (#/active, #/completed) are not part of it:
+// as in TodoMVC, Clear completed on #/active still clears every completed todo of the list.
+function scopeFilters() {
+  const filters = listFilters();
+  if (searching()) filters.q = state.q;
   if (state.tag) filters.tag = state.tag;
+  return filters;
+}
+
+function searching() {
+  return /[\p{L}\p{N}]/u.test(state.q);
+}
+
+function narrowed() {
+  return searching() || Boolean(state.tag);
+}
+
+// "“apple” and #shop": what narrows the scope, for the counter and the bulk actions' labels.
+function scopeText() {
+  const parts = [];
+  if (searching()) parts.push(`“${state.q}”`);
+  if (state.tag) parts.push(`#${state.tag}`);
+  return parts.join(" and ");
+}
+
+function viewFilters() {
+  const filters = { ...scopeFilters(), sort: state.sort };
+  if (state.filter !== "all") filters.completed = state.filter === "completed";
   return filters;
 }
 
@@ -212,8 +238,8 @@ async function refreshCounts() {
   const asked = ++state.countsAsked;
   try {
     const [active, completed] = await Promise.all([
-      api.countTodos({ ...listFilters(), completed: false }),
-      api.countTodos({ ...listFilters(), completed: true }),
+      api.countTodos({ ...scopeFilters(), completed: false }),
+      api.countTodos({ ...scopeFilters(), completed: true }),
     ]);
     if (asked === state.countsAsked && state.pendingWrites === 0) {
       state.counts = { active, completed };
@@ -339,7 +365,13 @@ function showCounts() {
   el.footer.hidden = total === 0;
   const strong = document.createElement("strong");
   strong.textContent = String(active);
-  el.count.replaceChildren(strong, ` ${active === 1 ? "item" : "items"} left`);
+  const left = ` ${active === 1 ? "item" : "items"} left`;
+  // Under a search or a tag the counter and the bulk actions say that they are about the
+  // matching todos only; without one they read exactly as TodoMVC's.
+  const scope = narrowed() ? scopeText() : "";
+  el.count.replaceChildren(strong, scope ? `${left} matching ${scope}` : left);
+  el.clearCompleted.textContent = scope ? "Clear completed matches" : "Clear completed";
+  el.toggleAllLabel.textContent = scope ? "Mark all matches as complete" : "Mark all as complete";
   el.clearCompleted.hidden = completed === 0;
   el.toggleAll.checked = total > 0 && active === 0;
 }
@@ -415,6 +447,14 @@ function addTodo(title) {
   if (state.listId !== null) fields.list_id = state.listId;
   return write(async () => {
     const { item, etag } = await api.createTodo(fields);
+    if (narrowed() && !(await inScope(item))) {
+      // The results stay the results: a todo that the search or tag would not find is not
+      // slipped into them, but the person is told where it went (the counts are asked again
+      // after the write).
+      say(`Added “${item.title}”. It does not match ${scopeText()}, so it is not among the results.`);
+      refreshTagsSoon();
+      return;
+    }
     adjustCounts(null, item);
     if (!belongsInView(item) || state.entries.has(item.id)) return;
     const entry = { todo: item, etag, li: null };
@@ -424,6 +464,17 @@ function addTodo(title) {
     showCounts();
     refreshTagsSoon();
   });
+}
+
+// Whether the search and tag in force find a todo just made: the server decides (its full-text
+// search folds accents and matches prefixes), asked for the newest open todos of the scope.
+const NEWEST_CHECKED = 20;
+
+async function inScope(todo) {
+  const page = await api.todoPage({
+    ...scopeFilters(), completed: false, sort: "-created_at", limit: NEWEST_CHECKED,
+  });
+  return page.todos.some((candidate) => candidate.id === todo.id);
 }
 
 // A change with If-Match. The page knows a todo's version once the server has sent its ETag;
@@ -496,17 +547,18 @@ function keptNewer(fresh) {
 }
 
 // Bulk changes carry no If-Match (the API has none for them); the page reloads inside the same
-// write, so that a change clicked meanwhile applies to what the server now holds.
+// write, so that a change clicked meanwhile applies to what the server now holds. Both act on
+// the scope (list, search, tag), the same filters the page was listed with.
 function toggleAll(completed) {
   return write(async () => {
-    await api.patchTodos({ ...listFilters(), completed: !completed }, { completed });
+    await api.patchTodos({ ...scopeFilters(), completed: !completed }, { completed });
     await load();
   });
 }
 
 function clearCompleted() {
   return write(async () => {
-    await api.deleteTodos({ ...listFilters(), completed: true });
+    await api.deleteTodos({ ...scopeFilters(), completed: true });
     for (const id of [...state.order]) {
       if (state.entries.get(id).todo.completed) drop(id);
     }
@@ -858,13 +910,7 @@ function startRenaming(item, id) {
     if (done) return;
     done = true;
     const name = input.value.trim();
-    if (save && name && name !== list.name) {
-      await write(async () => {
-        const fresh = await api.getList(id);
-        const saved = await api.patchList(id, { name }, fresh.etag);
-        Object.assign(list, saved.item);
-      });
-    }
+    if (save && name && name !== list.name) await write(() => renameList(list, name));
     renderLists();
     $(`.list-item[data-id="${id}"] .list-rename`, el.lists)?.focus();
   };
@@ -881,18 +927,75 @@ async function deleteList(id) {
     `Delete the list “${list.name}” and every todo in it? This cannot be undone.`,
   );
   if (!sure) return;
+  let deleted = false;
   await write(async () => {
-    const fresh = await api.getList(id);
-    await api.deleteList(id, fresh.etag);
-    state.lists = state.lists.filter((candidate) => candidate.id !== id);
-    say(`Deleted the list ${list.name}.`);
+    deleted = await deleteSeenList(list);
   });
+  if (!deleted) {
+    renderLists();
+    $(`.list-item[data-id="${id}"] .list-delete`, el.lists)?.focus();
+    return;
+  }
   if (state.listId === id) {
     state.listId = null;
     await loadLists();
     reload();
   } else renderLists();
   el.newList.focus();
+}
+
+// Lists are written as todos are: with If-Match of the version the person saw. The sidebar's
+// lists came without ETags, so the page reads the list first, and one that changed since it
+// was shown is a conflict like a 412 (`seen` is the list as shown, kept when the rename or the
+// confirmation began, before the change feed could replace it).
+async function currentList(seen) {
+  const fresh = await api.getList(seen.id);
+  return fresh.item.updated_at === seen.updated_at ? fresh : null;
+}
+
+function showNewerList(fresh) {
+  const index = state.lists.findIndex((candidate) => candidate.id === fresh.item.id);
+  if (index >= 0) state.lists[index] = fresh.item;
+  else state.lists.push(fresh.item);
+}
+
+async function renameList(seen, name) {
+  const fresh = await currentList(seen);
+  let saved = null;
+  if (fresh) {
+    try {
+      saved = await api.patchList(seen.id, { name }, fresh.etag);
+    } catch (error) {
+      if (!(error instanceof ApiError) || error.status !== 412) throw error;
+    }
+  }
+  if (!saved) {
+    const newer = await api.getList(seen.id);
+    const keepMine = await conflicts.ask(seen, { name }, newer.item, "list");
+    if (!keepMine) return showNewerList(newer);
+    return renameList(newer.item, name);
+  }
+  showNewerList(saved);
+}
+
+// A delete of a list that changed since it was shown does not happen (as for todos): its newer
+// version is shown, for the person to look at and delete again if they still mean to.
+async function deleteSeenList(seen) {
+  const fresh = await currentList(seen);
+  if (fresh) {
+    try {
+      await api.deleteList(seen.id, fresh.etag);
+      state.lists = state.lists.filter((candidate) => candidate.id !== seen.id);
+      say(`Deleted the list ${seen.name}.`);
+      return true;
+    } catch (error) {
+      if (!(error instanceof ApiError) || error.status !== 412) throw error;
+    }
+  }
+  const newer = await api.getList(seen.id);
+  showNewerList(newer);
+  say(`Not deleted: the list “${seen.name}” changed meanwhile (now “${newer.item.name}”). Its newer version is shown.`);
+  return false;
 }
 
 el.newListForm.addEventListener("submit", (event) => {

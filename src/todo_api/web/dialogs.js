@@ -2,7 +2,7 @@
 // concurrent edit (keep mine or take the newer version) and a confirmation before deleting.
 
 const FIELD_NAMES = {
-  title: "Title", description: "Notes", completed: "Completed", order: "Position",
+  name: "Name", title: "Title", description: "Notes", completed: "Completed", order: "Position",
   list_id: "List", tags: "Tags", priority: "Priority", due_date: "Due date", due_at: "Due at",
 };
 
@@ -25,8 +25,10 @@ export class ConflictDialog {
     this.dialog = dialog;
   }
 
-  // Resolves true to keep mine (`changes`), false to take `newer`.
-  ask(seen, changes, newer) {
+  // Resolves true to keep mine (`changes`), false to take `newer`. `what` names the thing in
+  // the heading: "todo" or "list" (a list's rows are its name).
+  ask(seen, changes, newer, what = "todo") {
+    this.dialog.querySelector("#conflict-title").textContent = `This ${what} changed meanwhile`;
     const rows = [];
     const fields = new Set(Object.keys(changes));
     for (const field of Object.keys(FIELD_NAMES)) {
