@@ -242,7 +242,6 @@ def test_postgres_rolls_without_downtime_and_spreads() -> None:
     documents = rendered("postgres")
     deployment = only(documents, "Deployment")
     spec = deployment["spec"]
-    assert spec["replicas"] >= 2
     assert spec["strategy"]["type"] == "RollingUpdate"
     assert spec["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
     pod_labels = spec["template"]["metadata"]["labels"]
@@ -254,6 +253,20 @@ def test_postgres_rolls_without_downtime_and_spreads() -> None:
     assert budget["selector"]["matchLabels"].items() <= pod_labels.items()
     keys = {c["topologyKey"] for c in pod_spec("postgres")["topologySpreadConstraints"]}
     assert keys == {"kubernetes.io/hostname", "topology.kubernetes.io/zone"}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_an_autoscaled_deployment_leaves_its_replica_count_to_the_autoscaler(overlay: str) -> None:
+    """`spec.replicas` beside an HPA resets the pods to that number on every `kubectl apply`
+    (Kubernetes' HPA docs: remove it from the manifest); the HPA's minimum keeps two."""
+    documents = rendered(overlay)
+    autoscalers = [d for d in documents if d["kind"] == "HorizontalPodAutoscaler"]
+    scaled = {a["spec"]["scaleTargetRef"]["name"] for a in autoscalers}
+    for document in documents:
+        if document["kind"] == "Deployment" and document["metadata"]["name"] in scaled:
+            assert "replicas" not in document["spec"]
+    assert all(a["spec"]["minReplicas"] >= 2 for a in autoscalers)
+    assert bool(autoscalers) == (overlay == "postgres")
 
 
 def test_postgres_reads_its_database_url_and_secret_key_from_secret_files() -> None:

@@ -19,6 +19,7 @@ from deploy_support import (
     run_tool,
 )
 from support import PROJECT_ROOT
+from todo_api.config import Settings
 
 DEPLOY = PROJECT_ROOT / "deploy"
 CLOUD_RUN = DEPLOY / "cloudrun" / "service.yaml"
@@ -26,6 +27,7 @@ ECS = DEPLOY / "ecs"
 AZURE = DEPLOY / "azure" / "containerapp.yaml"
 APP_USER = "10001:10001"
 CLOUD_RUN_STOP_SECONDS = 10  # Cloud Run sends SIGKILL this long after SIGTERM
+CLOUD_RUN_MAX_TIMEOUT_SECONDS = 3600  # the longest request (or stream) Cloud Run allows
 # Each ECS file, the AWS API operation whose input it is.
 ECS_OPERATIONS = {
     "task-definition.json": ("ecs", "RegisterTaskDefinition"),
@@ -84,6 +86,15 @@ def test_cloud_run_service() -> None:
         assert mount["readOnly"] is True
         assert volumes[mount["name"]]["items"] == [{"key": "latest", "path": path.name}]
     assert "run.googleapis.com/cloudsql-instances" in template["metadata"]["annotations"]
+
+
+def test_cloud_run_lets_the_change_stream_run_for_its_maximum() -> None:
+    """Cloud Run's request timeout ends streams too: at 30 s every open page's GET /events was
+    cut twice a minute. 3600 is the most Cloud Run allows."""
+    template = load_yaml(CLOUD_RUN)["spec"]["template"]
+    assert template["spec"]["timeoutSeconds"] == CLOUD_RUN_MAX_TIMEOUT_SECONDS
+    heartbeat = Settings.model_fields["events_heartbeat_seconds"].default
+    assert heartbeat < CLOUD_RUN_MAX_TIMEOUT_SECONDS
 
 
 @pytest.mark.deploy_tools
