@@ -145,10 +145,14 @@ function viewFilters() {
   return filters;
 }
 
-function belongsInView(todo) {
+// Under a search or a tag, whether a todo the page does not show yet belongs is the server's to
+// say (its search folds accents and matches prefixes): only one it `verified` (inScope) is let
+// in; the others, a change heard from elsewhere included, wait for the next reload.
+function belongsInView(todo, verified = false) {
   if (state.listId !== null && todo.list_id !== state.listId) return false;
   if (state.filter === "active" && todo.completed) return false;
   if (state.filter === "completed" && !todo.completed) return false;
+  if (narrowed() && !verified && !state.entries.has(todo.id)) return false;
   return true;
 }
 
@@ -456,7 +460,7 @@ function addTodo(title) {
       return;
     }
     adjustCounts(null, item);
-    if (!belongsInView(item) || state.entries.has(item.id)) return;
+    if (!belongsInView(item, true) || state.entries.has(item.id)) return;
     const entry = { todo: item, etag, li: null };
     state.entries.set(item.id, entry);
     render(entry);
