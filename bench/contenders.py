@@ -34,9 +34,10 @@ _FLAGS = (  # the same stack todo-api serves on
 )
 
 
-def todo_api(database_dir: Path, *, authenticated: bool = True) -> Contender:
+def todo_api(database_dir: Path, *, authenticated: bool = True, workers: int = 1) -> Contender:
     """todo-api started as the container starts it, on a fresh SQLite file (WAL by default):
-    with accounts on (a user and a token are made before seeding), or anonymous."""
+    with accounts on (a user and a token are made before seeding), or anonymous. One worker
+    process unless `workers` says otherwise (`--todo-workers`: the scaling check)."""
     port = free_port()
     name = OURS if authenticated else ANONYMOUS
     return Contender(
@@ -52,7 +53,7 @@ def todo_api(database_dir: Path, *, authenticated: bool = True) -> Contender:
         env={
             "TODO_HOST": HOST,
             "TODO_PORT": str(port),
-            "TODO_WORKERS": "1",
+            "TODO_WORKERS": str(workers),
             "TODO_ACCESS_LOG": "false",
             "TODO_LOG_LEVEL": "error",  # TODO_AUTH=disabled warns at start-up; nothing to see
             "TODO_AUTH": "required" if authenticated else "disabled",
@@ -65,10 +66,10 @@ def todo_api(database_dir: Path, *, authenticated: bool = True) -> Contender:
     )
 
 
-def todo_api_postgres(database_url: str) -> Contender:
+def todo_api_postgres(database_url: str, *, workers: int = 1) -> Contender:
     """todo-api as deployed (accounts on), on an empty PostgreSQL database it migrates."""
     port = free_port()
-    sqlite = todo_api(Path("."))
+    sqlite = todo_api(Path("."), workers=workers)
     return Contender(
         name=POSTGRES,
         summary=f"{POSTGRES}: `todo-api serve`, PostgreSQL (the machine's server, pool of 10),"

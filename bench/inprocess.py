@@ -10,6 +10,10 @@ wall time; the median of `--rounds` rounds is reported, with the spread.
 
 Both accounts modes are measured, in one process: anonymous (TODO_AUTH=disabled) and with a
 bearer token on every request (TODO_AUTH=required, a user and token made through the API).
+With `--database-url postgresql://…` (a server's URL, e.g. its `postgres` database) the app
+serves from PostgreSQL instead: each mode gets a new database there, dropped at the end. The
+figure is then this process's CPU only (the server's is not in it), and the wall time per
+request, shown beside it, says what the round trips cost.
 `--profile WORKLOAD` prints a cProfile of that workload instead, and `--layers WORKLOAD` the CPU
 cost of each middleware of the edge (both authenticated unless `--anonymous`). See
 docs/performance.md, "Measuring in-process".
@@ -26,6 +30,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -178,65 +183,106 @@ async def _cpu_per_request(
     )
 
 
-async def _app(authenticated: bool, directory: Path) -> tuple[Driver, int]:
+async def _app(
+    authenticated: bool, directory: Path, exits: AsyncExitStack, server_url: str | None = None
+) -> tuple[Driver, int]:
     os.environ.setdefault("TODO_LOG_LEVEL", "warning")
     from todo_api import app as app_module
     from todo_api.config import Settings
 
     create = getattr(app_module, "create_served_app", None) or app_module.create_app  # older trees
 
+    if server_url is None:
+        database_url = f"sqlite:///{directory / ('auth' if authenticated else 'anon')}.db"
+    else:
+        from bench.postgres import bench_database
+
+        created = exits.enter_context(bench_database(server_url))
+        if created is None:
+            raise SystemExit(f"no PostgreSQL answers at {server_url}")
+        database_url = created
     wanted: dict[str, Any] = {
-        "database_url": f"sqlite:///{directory / ('auth' if authenticated else 'anon')}.db",
+        "database_url": database_url,
         "access_log": False,
         "auth": "required" if authenticated else "disabled",
         # As the bench: on, so it costs, but out of reach (BENCH_RATE_LIMIT=off to leave it out).
         "rate_limit": os.environ.get("BENCH_RATE_LIMIT", "1000000000/minute"),
     }
+    if server_url is not None:  # a server database needs a key shared by every replica
+        wanted["secret_key"] = "inprocess-" + "k" * 40
     fields = Settings.model_fields
     settings = Settings(**{k: v for k, v in wanted.items() if k in fields})  # older trees too
     driver = Driver(create(settings))
     await driver.start()
+    exits.push_async_callback(driver.stop)  # before the database is dropped
     probe = await _prepare(driver, authenticated)
     return driver, probe
 
 
 async def _measure(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="todo-inprocess-") as scratch:
+        exits = AsyncExitStack()
         modes = [(name, name == AUTHENTICATED) for name in args.modes]
-        drivers = {name: await _app(auth, Path(scratch)) for name, auth in modes}
-        results: dict[tuple[str, str, int], list[tuple[float, float]]] = {}
-        for workload in args.workloads:
-            for concurrency in (1, args.concurrency):
-                calls = {name: _workload(workload, *drivers[name]) for name, _ in modes}
-                for call in calls.values():  # warm up
-                    await _cpu_per_request(call, args.requests // 4, concurrency)
-                for _ in range(args.rounds):  # alternate the modes, round by round
-                    for name, call in calls.items():
-                        figure = await _cpu_per_request(call, args.requests, concurrency)
-                        results.setdefault((workload, name, concurrency), []).append(figure)
-        for driver, _probe in drivers.values():
-            await driver.stop()
+        async with exits:
+            drivers = {
+                name: await _app(auth, Path(scratch), exits, args.database_url)
+                for name, auth in modes
+            }
+            results = await _rounds(args, modes, drivers)
+    _print_table(args, modes, results)
+
+
+Results = dict[tuple[str, str, int], list[tuple[float, float]]]
+
+
+async def _rounds(
+    args: argparse.Namespace, modes: list[tuple[str, bool]], drivers: dict[str, tuple[Driver, int]]
+) -> Results:
+    results: dict[tuple[str, str, int], list[tuple[float, float]]] = {}
+    for workload in args.workloads:
+        for concurrency in (1, args.concurrency):
+            calls = {name: _workload(workload, *drivers[name]) for name, _ in modes}
+            for call in calls.values():  # warm up
+                await _cpu_per_request(call, args.requests // 4, concurrency)
+            for _ in range(args.rounds):  # alternate the modes, round by round
+                for name, call in calls.items():
+                    figure = await _cpu_per_request(call, args.requests, concurrency)
+                    results.setdefault((workload, name, concurrency), []).append(figure)
+    return results
+
+
+def _print_table(args: argparse.Namespace, modes: list[tuple[str, bool]], results: Results) -> None:
     print(f"CPU µs per request, median of {args.rounds} rounds of {args.requests} [min-max]")
-    print(f"{'workload':<9} {'mode':<14} {'lone':>18} {f'{args.concurrency} at a time':>20}")
+    with_wall = args.database_url is not None
+    if with_wall:
+        print("(PostgreSQL: this process's CPU only; 'wall' is the median wall time per request)")
+    width = 30 if with_wall else 20
+    print(
+        f"{'workload':<9} {'mode':<14} {'lone':>{width}} {f'{args.concurrency} at a time':>{width}}"
+    )
     for workload in args.workloads:
         for name, _ in modes:
             cells = []
             for concurrency in (1, args.concurrency):
-                cpu = [c for c, _w in results[(workload, name, concurrency)]]
-                cells.append(f"{statistics.median(cpu):6.1f} [{min(cpu):.0f}-{max(cpu):.0f}]")
-            print(f"{workload:<9} {name:<14} {cells[0]:>18} {cells[1]:>20}")
+                figures = results[(workload, name, concurrency)]
+                cpu = [c for c, _w in figures]
+                cell = f"{statistics.median(cpu):6.1f} [{min(cpu):.0f}-{max(cpu):.0f}]"
+                if with_wall:
+                    cell += f" wall {statistics.median(w for _c, w in figures):6.1f}"
+                cells.append(cell)
+            print(f"{workload:<9} {name:<14} {cells[0]:>{width}} {cells[1]:>{width}}")
 
 
 async def _profile(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="todo-inprocess-") as scratch:
-        driver, probe = await _app(not args.anonymous, Path(scratch))
-        call = _workload(args.profile, driver, probe)
-        await _cpu_per_request(call, args.requests // 4, args.profile_concurrency)
-        profiler = cProfile.Profile()
-        profiler.enable()
-        await _cpu_per_request(call, args.requests, args.profile_concurrency)
-        profiler.disable()
-        await driver.stop()
+        async with AsyncExitStack() as exits:
+            driver, probe = await _app(not args.anonymous, Path(scratch), exits, args.database_url)
+            call = _workload(args.profile, driver, probe)
+            await _cpu_per_request(call, args.requests // 4, args.profile_concurrency)
+            profiler = cProfile.Profile()
+            profiler.enable()
+            await _cpu_per_request(call, args.requests, args.profile_concurrency)
+            profiler.disable()
     out = io.StringIO()
     stats = pstats.Stats(profiler, stream=out)
     stats.sort_stats(args.sort).print_stats(args.lines)
@@ -250,8 +296,9 @@ async def _layers(args: argparse.Namespace) -> None:
     from todo_api.deps import CALLER_SCOPE_KEY
 
     with tempfile.TemporaryDirectory(prefix="todo-inprocess-") as scratch:
+        exits = AsyncExitStack()
         authenticated = not args.anonymous
-        driver, probe = await _app(authenticated, Path(scratch))
+        driver, probe = await _app(authenticated, Path(scratch), exits, args.database_url)
         served = driver.app
         fastapi_app: Any = served
         while not hasattr(fastapi_app, "middleware_stack"):  # under the gc.freeze wrapper
@@ -282,7 +329,7 @@ async def _layers(args: argparse.Namespace) -> None:
             rounds = [(await _cpu_per_request(call, args.requests, 1))[0] for _ in range(5)]
             figures.append((type(entry).__name__, min(rounds)))
         driver.app = served
-        await driver.stop()
+        await exits.aclose()
     mode = "authenticated" if authenticated else "anonymous"
     print(f"{args.layers} ({mode}): CPU µs per lone request entering at each layer (best of 5)")
     for index, (name, figure) in enumerate(figures):
@@ -314,6 +361,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile-concurrency", type=int, default=1)
     parser.add_argument(
         "--callers", metavar="PATTERN", help="--profile: also who calls the functions matching it"
+    )
+    parser.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="a PostgreSQL server (e.g. postgresql://postgres@127.0.0.1:5432/postgres): serve"
+        " from a new database there instead of SQLite",
     )
     parser.add_argument("--sort", default="tottime", help="pstats sort key (default tottime)")
     parser.add_argument("--lines", type=int, default=45)

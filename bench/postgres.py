@@ -16,11 +16,13 @@ CONNECT_TIMEOUT_SECONDS = 3
 
 
 @contextlib.contextmanager
-def bench_database() -> Iterator[str | None]:
+def bench_database(admin_url: str = ADMIN_URL) -> Iterator[str | None]:
     """The URL of a new, empty database for the run, dropped at its end; None (and a note on
-    stderr's neighbour, stdout) when no PostgreSQL answers: the run goes on without it."""
+    stderr's neighbour, stdout) when no PostgreSQL answers: the run goes on without it.
+
+    `admin_url` names a database on the server to connect to while creating and dropping it."""
     admin = sa.create_engine(
-        ADMIN_URL,
+        sa.make_url(admin_url).set(drivername="postgresql+psycopg"),
         isolation_level="AUTOCOMMIT",
         poolclass=NullPool,
         connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS},

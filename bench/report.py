@@ -63,6 +63,7 @@ def summarise(
         pairs.append((anonymous, floor))
     if on_postgres is not None and on_postgres in runs:
         pairs.append((on_postgres, ours))
+    pairs = [pair for pair in pairs if pair[0] in runs and pair[1] in runs]  # --only
     ratios = []
     for numerator, denominator in pairs:
         paired = [

@@ -81,7 +81,7 @@ def _throughput(args: argparse.Namespace) -> int:
             flush=True,
         )
     try:
-        summaries = _benchmark(args.rounds, args.duration)
+        summaries = _benchmark(args.rounds, args.duration, args.only, args.todo_workers)
     except (ServerError, SeedError, WrkError) as error:
         print(f"\nbench: FAILED: {error}", file=sys.stderr)
         return 1
@@ -124,18 +124,34 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--scale-only", action="store_true", help="only the scale check: no wrk, no servers"
     )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=contenders.NAMES,
+        metavar="NAME",
+        help="run only these contenders (e.g. --only todo-api todo-api-pg); ratios between"
+        f" the others are left out. Names: {', '.join(contenders.NAMES)}",
+    )
+    parser.add_argument(
+        "--todo-workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="TODO_WORKERS of the todo-api contenders (default 1, as the targets assume)",
+    )
     args = parser.parse_args(argv)
     if args.scale_only and not args.scale:
         parser.error("--scale-only and --no-scale exclude each other")
     if args.quick:
         args.rounds, args.duration = 1, 1
-    if args.rounds < 1 or args.duration < 1:
-        parser.error("--rounds and --duration must be at least 1")
+    if args.rounds < 1 or args.duration < 1 or args.todo_workers < 1:
+        parser.error("--rounds, --duration and --todo-workers must be at least 1")
     return args
 
 
 def _announce(args: argparse.Namespace) -> None:
-    runs = len(WORKLOADS) * len(contenders.NAMES) * (args.rounds * args.duration + WARMUP_SECONDS)
+    count = len(args.only or contenders.NAMES)
+    runs = len(WORKLOADS) * count * (args.rounds * args.duration + WARMUP_SECONDS)
     print(
         f"bench: {args.rounds} rounds x {args.duration}s per contender and workload,"
         f" wrk -t{THREADS} -c{CONNECTIONS}, {os.cpu_count()} CPUs shared by wrk and the server;"
@@ -144,17 +160,28 @@ def _announce(args: argparse.Namespace) -> None:
     )
 
 
-def _benchmark(rounds: int, duration: int) -> list[dict[str, Any]]:
-    """Start every contender, seed the ones that hold data, measure each workload, stop them all."""
+def _benchmark(
+    rounds: int, duration: int, only: Sequence[str] | None = None, todo_workers: int = 1
+) -> list[dict[str, Any]]:
+    """Start every contender (or those named in `only`), seed the ones that hold data, measure
+    each workload, stop them all."""
     with tempfile.TemporaryDirectory(prefix="todo-bench-") as scratch, ExitStack() as servers:
         workdir = Path(scratch)
-        postgres_url = servers.enter_context(bench_database())
+        wanted = set(only or contenders.NAMES)
+        postgres_url = (
+            servers.enter_context(bench_database()) if contenders.POSTGRES in wanted else None
+        )
         lineup = [
-            contenders.todo_api(workdir),
-            contenders.todo_api(workdir, authenticated=False),
-            *([contenders.todo_api_postgres(postgres_url)] if postgres_url else []),
+            contenders.todo_api(workdir, workers=todo_workers),
+            contenders.todo_api(workdir, authenticated=False, workers=todo_workers),
+            *(
+                [contenders.todo_api_postgres(postgres_url, workers=todo_workers)]
+                if postgres_url
+                else []
+            ),
             *contenders.references(),
         ]
+        lineup = [contender for contender in lineup if contender.name in wanted]
         running = []
         for contender in lineup:
             server = Server(contender, workdir)
@@ -237,6 +264,8 @@ def _document(
             "warmup_s": WARMUP_SECONDS,
             "connections": CONNECTIONS,
             "threads": THREADS,
+            "todo_workers": args.todo_workers,
+            "only": args.only,
         },
         "machine": {
             "cpus": os.cpu_count(),
