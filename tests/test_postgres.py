@@ -35,7 +35,7 @@ from todo_api.db_postgres import APPLICATION_NAME, engine_url
 from todo_api.domain import clock
 from todo_api.errors import DefaultListMadeConcurrently
 from todo_api.migrate import head_revision, is_at_head
-from todo_api.repository import lists, users
+from todo_api.repository import changes, lists, users
 from todo_api.repository.search_index import Method, plan_search
 from todo_api.repository.todos import (
     TodoCriteria,
@@ -125,6 +125,50 @@ def test_a_row_lock_delays_only_the_requests_for_that_row(postgres_url: str) -> 
         writer.join(timeout=DEADLINE_SECONDS)
         assert blocked == {"status": 200}
         assert slowest < READ_BOUND_SECONDS, f"slowest of {reads} reads: {slowest:.3f} s"
+
+
+def event_ids(body: str) -> list[int]:
+    """The `id`s of the change events in a GET /events answer, in order."""
+    return [int(line.removeprefix("id: ")) for line in body.splitlines() if line.startswith("id: ")]
+
+
+def test_a_user_s_writes_do_not_queue_and_the_feed_waits_for_the_earlier_seq(
+    postgres_url: str,
+) -> None:
+    """A write of the user's has taken its `seq` and not committed: another write of theirs
+    goes through at once, but GET /events waits for the first one, then gives both in order."""
+    settings = Settings(rate_limit="off", database_url=postgres_url, db_statement_timeout=5)
+    with TestClient(create_app(settings), base_url=API_BASE_URL, headers=TEMPLATE_AUTH) as client:
+        before = post_created(client, "/todos", title="before")
+        engine = create_engine(postgres_url)
+        try:
+            with engine.connect() as writer:
+                owner_id, last = writer.execute(
+                    sa.text(
+                        "SELECT owner_id, (SELECT max(seq) FROM changes) FROM todos WHERE id = :id"
+                    ),
+                    {"id": before["id"]},
+                ).one()
+                writer.rollback()
+                writer.begin()  # as the service's units: `record` runs a driver statement only
+                changes.record(writer, owner_id, "todo", before["id"], "updated")  # not committed
+                assert post_created(client, "/todos", title="not queued")["title"] == "not queued"
+                answer: dict[str, Any] = {}
+
+                def read_feed() -> None:
+                    response = client.get("/events", headers={"Last-Event-ID": str(last)})
+                    answer["status"], answer["ids"] = response.status_code, event_ids(response.text)
+
+                reader = threading.Thread(target=read_feed)
+                reader.start()
+                await_condition(lambda: waiting_on_a_lock(postgres_url))
+                assert answer == {}  # it waits: it would otherwise miss the uncommitted seq
+                writer.commit()
+                reader.join(timeout=DEADLINE_SECONDS)
+        finally:
+            engine.dispose()
+    assert answer["status"] == 200
+    assert answer["ids"] == [last + 1, last + 2]  # the held write's seq first, then the other
 
 
 def test_a_statement_past_the_timeout_is_a_503_and_changes_nothing(postgres_url: str) -> None:

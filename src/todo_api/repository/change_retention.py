@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from todo_api.repository.changes import quiet_feed
 from todo_api.tables import change_horizons, changes
 
 
@@ -106,6 +107,8 @@ def _raise_horizons(connection: Connection, deleted: Iterable[tuple[int, int]]) 
 
 
 def feed_position(connection: Connection, owner_id: int) -> FeedPosition:
-    """The user's last recorded and last pruned `seq`, read together in one statement."""
-    row = connection.execute(_POSITION, {"owner_id": owner_id}).one()
+    """The user's last recorded and last pruned `seq`, read together in one statement (on
+    PostgreSQL once no write of the user's holds an earlier `seq` uncommitted: `quiet_feed`)."""
+    with quiet_feed(connection, owner_id):
+        row = connection.execute(_POSITION, {"owner_id": owner_id}).one()
     return FeedPosition(int(row[0]), int(row[1]))
