@@ -128,8 +128,14 @@ def test_a_row_lock_delays_only_the_requests_for_that_row(postgres_url: str) -> 
 
 
 def event_ids(body: str) -> list[int]:
-    """The `id`s of the change events in a GET /events answer, in order."""
-    return [int(line.removeprefix("id: ")) for line in body.splitlines() if line.startswith("id: ")]
+    """The `id`s of the change events in a GET /events answer, in order (not the stream's
+    opening `id`, which names where it starts)."""
+    ids = []
+    for block in body.split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+        if fields.get("event") == "change":
+            ids.append(int(fields["id"]))
+    return ids
 
 
 def test_a_user_s_writes_do_not_queue_and_the_feed_waits_for_the_earlier_seq(
