@@ -5,6 +5,7 @@ a database server has: row locks held by another session, statement and pool tim
 connection the server dropped, several processes migrating one database at once.
 """
 
+import asyncio
 import contextlib
 import os
 import subprocess
@@ -31,7 +32,7 @@ from support import (
 from todo_api.app import create_app, create_served_app
 from todo_api.config import Settings
 from todo_api.db import create_engine
-from todo_api.db_postgres import APPLICATION_NAME, engine_url
+from todo_api.db_postgres import APPLICATION_NAME, PoolLimits, PostgresDatabase, engine_url
 from todo_api.domain import clock
 from todo_api.errors import DefaultListMadeConcurrently
 from todo_api.migrate import head_revision, is_at_head
@@ -175,6 +176,27 @@ def test_a_user_s_writes_do_not_queue_and_the_feed_waits_for_the_earlier_seq(
             engine.dispose()
     assert answer["status"] == 200
     assert answer["ids"] == [last + 1, last + 2]  # the held write's seq first, then the other
+
+
+def test_a_search_in_a_short_read_is_planned_for_its_values(postgres_url: str) -> None:
+    """Short reads run in autocommit, where SET LOCAL would do nothing: the search opens the
+    transaction its custom plans need, and the read ends it (nothing left on the connection)."""
+
+    def searching(connection: sa.Connection) -> str:
+        plan_search(connection, LOCAL_USER_ID, "milk")
+        return str(connection.exec_driver_sql("SHOW plan_cache_mode").scalar_one())
+
+    def plan_cache_mode(connection: sa.Connection) -> str:
+        return str(connection.exec_driver_sql("SHOW plan_cache_mode").scalar_one())
+
+    async def reads() -> tuple[str, str]:
+        database = PostgresDatabase(postgres_url, PoolLimits(size=1))
+        try:
+            return await database.read(searching), await database.read(plan_cache_mode)
+        finally:
+            database.close()
+
+    assert asyncio.run(reads()) == ("force_custom_plan", "auto")
 
 
 def test_a_statement_past_the_timeout_is_a_503_and_changes_nothing(postgres_url: str) -> None:

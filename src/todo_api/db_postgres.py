@@ -144,6 +144,11 @@ def _on_driver(connection: Connection, sql: str) -> None:
         raise as_sqlalchemy_error(connection, error, sql) from error
 
 
+def _in_transaction(connection: Connection) -> bool:
+    driver: Any = connection.connection.dbapi_connection
+    return bool(driver.info.transaction_status != psycopg.pq.TransactionStatus.IDLE)
+
+
 def _roll_back_quietly(connection: Connection) -> None:
     """End a unit's transaction after its error (the error is what the caller needs to see)."""
     if connection.invalidated:
@@ -304,7 +309,10 @@ class PostgresDatabase:
         for attempt in range(RECONNECT_ATTEMPTS + 1):
             try:
                 with self._units.connect() as connection:
-                    return work(connection)
+                    result = work(connection)
+                    if _in_transaction(connection):  # one the unit began (a search does)
+                        _on_driver(connection, "COMMIT")
+                    return result
             except AppError:
                 raise
             except sa.exc.SQLAlchemyError as error:

@@ -196,6 +196,10 @@ def _row_match_on_postgresql(element: row_matches_search, compiler: SQLCompiler,
 
 
 _CUSTOM_PLANS = "SET LOCAL plan_cache_mode = force_custom_plan"
+# A short read runs in autocommit on PostgreSQL (db_postgres.py), where SET LOCAL would last no
+# longer than itself: the search then opens the transaction it needs (one snapshot for its
+# statements too); PostgresDatabase commits a transaction a read left open.
+_BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 # PostgreSQL's estimate of the caller's matches: the plan of the gather's own condition.
 _ESTIMATE_MATCHES = sa.text(
     "EXPLAIN (FORMAT JSON) SELECT 1 FROM todos WHERE"
@@ -225,6 +229,9 @@ def plan_search(
         # psycopg prepares a statement run five times, and PostgreSQL may then plan it once for
         # any owner and words: measured, a gathered page (1,111 matches) went from 1 ms to 25 ms
         # under a generic plan that walks. The search's statements are planned for their values.
+        driver: Any = connection.connection.driver_connection
+        if driver.info.transaction_status == driver.info.transaction_status.IDLE:
+            connection.exec_driver_sql(_BEGIN_READ)
         connection.exec_driver_sql(_CUSTOM_PLANS)
         expression = owned_expression(owner_id, text)
         if every_match or estimated_matches(connection, owner_id, expression) <= GATHER_LIMIT:
