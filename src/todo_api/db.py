@@ -42,7 +42,7 @@ from todo_api.db_postgres import (
     is_postgres_url,
 )
 from todo_api.db_writer import GroupCommit
-from todo_api.errors import AppError
+from todo_api.readiness import migration_not_ready_because
 from todo_api.snapshot_stream import stream_off_loop
 
 T = TypeVar("T")
@@ -175,18 +175,18 @@ class SqliteDatabase:
 
     async def not_ready_because(self, migrated: UnitOfWork[bool]) -> str | None:
         """Why the service should get no traffic now, or None when it is ready."""
-        try:
-            self.file.check()
-            if not await self.read(migrated):
-                return "Database migrations are not applied."
-        except AppError as error:
-            return error.detail
-        except Exception as error:  # any database failure means "not ready", never a 500
-            return f"Database unavailable: {type(error).__name__}."
+        reason = await migration_not_ready_because(self._read_this_file, migrated)
+        if reason is not None:
+            return reason
         free = self.file.free_bytes()
         if free is not None and free < MIN_FREE_BYTES:
             return f"The disk holding the database is full ({free} bytes free)."
         return None
+
+    async def _read_this_file(self, work: UnitOfWork[T]) -> T:
+        """A read, refused when the path no longer holds the file this process opened."""
+        self.file.check()
+        return await self.read(work)
 
     async def read_off_loop(self, work: UnitOfWork[T]) -> T:
         """Run a long read-only unit on a worker thread, in one snapshot."""

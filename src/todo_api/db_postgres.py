@@ -43,6 +43,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from todo_api import metrics, tracing
 from todo_api.errors import AppError, DatabaseBusy, DatabaseUnavailable
+from todo_api.readiness import migration_not_ready_because
 from todo_api.snapshot_stream import stream_off_loop
 
 T = TypeVar("T")
@@ -393,14 +394,7 @@ class PostgresDatabase:
 
     async def not_ready_because(self, migrated: Callable[[Connection], bool]) -> str | None:
         """Why the service should get no traffic now, or None when it is ready."""
-        try:
-            if not await self.read(migrated):
-                return "Database migrations are not applied."
-        except AppError as error:
-            return error.detail
-        except Exception as error:  # any database failure means "not ready", never a 500
-            return f"Database unavailable: {type(error).__name__}."
-        return None
+        return await migration_not_ready_because(self.read, migrated)
 
     def close(self) -> None:
         for _worker in self._workers:
