@@ -1,12 +1,13 @@
 """GET /events against real servers, on SQLite and PostgreSQL: a change arrives within a
 second, from another process too; Last-Event-ID resumes without a gap, or with a `reset` once
 what came after it was pruned; heartbeats; the bound on streams; another user's changes never
-arrive."""
+arrive; a stream ends when its credential does (signed out, token revoked, password changed,
+user deleted) and when its server stops."""
 
 import datetime as dt
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -14,16 +15,22 @@ import httpx2 as httpx
 import pytest
 
 from postgres_support import POSTGRES_SECRET_KEY
-from support import ServerProcess, todo_api_replicas
+from support import Account, ServerProcess, register_account, todo_api_replicas
+from todo_api.config import Settings
 from todo_api.db import create_engine
 from todo_api.domain import clock
 from todo_api.repository.change_retention import prune_changes
+from todo_api.routes.events import RECHECK_SECONDS
+from todo_api.token_cache import TOKEN_CACHE_SECONDS
 
 pytestmark = pytest.mark.slow
 
 LIVE_WITHIN_SECONDS = 1.0
 STREAM_TIMEOUT = httpx.Timeout(10, read=5)
 LIVE = {"Accept": "text/event-stream"}
+# What a poll of the changes table and an answer's way back may add to a documented bound.
+SLACK_SECONDS = 1.0
+GRACEFUL_TIMEOUT_SECONDS: int = Settings.model_fields["graceful_timeout"].default
 
 
 def serve(
@@ -59,6 +66,17 @@ def next_event(lines: Iterator[str]) -> dict[str, Any]:
             name, _, value = line.partition(": ")
             fields[name] = value
     raise AssertionError("the stream ended")
+
+
+def lines_until_the_end(lines: Iterator[str], within: float) -> list[str]:
+    """Every line until the server ends the stream; fails if it is still open after `within`
+    seconds (the heartbeat, every 0.3 s, brings the loop back to the deadline)."""
+    deadline = time.monotonic() + within
+    seen: list[str] = []
+    for line in lines:
+        seen.append(line)
+        assert time.monotonic() < deadline, f"still open after {within} s: {seen}"
+    return seen
 
 
 def create(server: ServerProcess, title: str, **headers: str) -> dict[str, Any]:
@@ -222,3 +240,128 @@ def test_resuming_from_a_pruned_id_is_a_reset(server: ServerProcess, database_ur
             event = next_event(lines)
             assert (event["data"]["id"], event["data"]["action"]) == (first["id"], "updated")
             assert int(event["id"]) > int(newest)
+
+
+def signed_in(client: httpx.Client, username: str, password: str) -> dict[str, str]:
+    """POST /session: the client keeps the cookie; the CSRF header its changes need."""
+    opened = client.post("/session", json={"username": username, "password": password})
+    assert opened.status_code == 201, opened.text
+    return {"X-CSRF-Token": opened.json()["csrf_token"]}
+
+
+def test_a_stream_ends_when_its_session_does(database_url: str) -> None:
+    """Signed out (DELETE /session): the open stream hears nothing more, and ends."""
+    with (
+        serve(database_url, auth="required") as (server,),
+        httpx.Client(base_url=server.base_url, timeout=STREAM_TIMEOUT) as browser,
+    ):
+        ada = register_account(browser, "ada")
+        csrf = signed_in(browser, ada.username, ada.password)
+        session = browser.cookies["todo_session"]
+        with browser.stream("GET", "/events", headers=LIVE) as stream:
+            assert stream.status_code == 200
+            lines = stream.iter_lines()
+            assert next(lines) == "retry: 1000"
+            assert browser.delete("/session", headers=csrf).status_code == 204
+            browser.cookies.set("todo_session", session)  # as a stale copy of it would
+            assert browser.get("/todos").status_code == 401
+            create(server, "made after signing out", **ada.headers)
+            assert "event: change" not in lines_until_the_end(lines, RECHECK_SECONDS + 2)
+
+
+def test_a_stream_ends_when_its_token_is_revoked(database_url: str) -> None:
+    """In the process that revoked it: at once, with nothing more heard. In another process
+    (a worker, a replica): within the token cache's bound and the stream's next check."""
+    with (
+        serve(database_url, 2, auth="required") as (server, other),
+        httpx.Client(base_url=server.base_url, timeout=STREAM_TIMEOUT) as client,
+    ):
+        ada = register_account(client, "ada")
+        login = {"username": ada.username, "password": ada.password}
+        for revoking_server, bound in (
+            (server, RECHECK_SECONDS + SLACK_SECONDS),
+            (other, TOKEN_CACHE_SECONDS + RECHECK_SECONDS + SLACK_SECONDS),
+        ):
+            issued = client.post("/tokens", json=login)
+            assert issued.status_code == 201
+            streamed = {"Authorization": f"Bearer {issued.json()['token']}"}
+            with client.stream("GET", "/events", headers={**LIVE, **streamed}) as stream:
+                assert stream.status_code == 200
+                lines = stream.iter_lines()
+                assert next(lines) == "retry: 1000"
+                revoked = httpx.delete(
+                    f"{revoking_server.base_url}/tokens/{issued.json()['id']}",
+                    headers=ada.headers,
+                )
+                assert revoked.status_code == 204
+                create(server, "made after the revocation", **ada.headers)
+                heard = lines_until_the_end(lines, bound)
+                if revoking_server is server:
+                    assert "event: change" not in heard
+
+
+def change_password(server: ServerProcess, account: Account) -> int:
+    changed = httpx.patch(
+        f"{server.base_url}/me",
+        headers=account.headers,
+        json={
+            "current_password": account.password,
+            "new_password": "another long passphrase",
+            "revoke_other_credentials": True,
+        },
+    )
+    return changed.status_code
+
+
+def delete_user(server: ServerProcess, account: Account) -> int:
+    deleted = httpx.request(
+        "DELETE",
+        f"{server.base_url}/me",
+        headers=account.headers,
+        json={"password": account.password},
+    )
+    return deleted.status_code
+
+
+@pytest.mark.parametrize(
+    ("end_credentials", "status"), [(change_password, 200), (delete_user, 204)]
+)
+def test_a_stream_ends_when_the_password_changes_or_the_user_goes(
+    database_url: str, end_credentials: Callable[[ServerProcess, Account], int], status: int
+) -> None:
+    """A password changed with `revoke_other_credentials`, or the user deleted: the sessions
+    end, and so do their streams."""
+    with (
+        serve(database_url, auth="required") as (server,),
+        httpx.Client(base_url=server.base_url, timeout=STREAM_TIMEOUT) as browser,
+    ):
+        ada = register_account(browser, "ada")
+        signed_in(browser, ada.username, ada.password)
+        with browser.stream("GET", "/events", headers=LIVE) as stream:
+            lines = stream.iter_lines()
+            assert next(lines) == "retry: 1000"
+            assert end_credentials(server, ada) == status
+            assert browser.get("/todos").status_code == 401
+            lines_until_the_end(lines, RECHECK_SECONDS + SLACK_SECONDS)
+
+
+def test_open_streams_end_at_once_when_the_server_stops(database_url: str) -> None:
+    """SIGTERM with a stream open: the stream ends with a `retry` hint (reconnect, to another
+    replica) and the process exits 0 well within the graceful timeout, with nothing logged as
+    an error, where before it waited the whole timeout and cancelled the stream."""
+    with serve(database_url) as (server,):
+        with (
+            httpx.Client(base_url=server.base_url, timeout=STREAM_TIMEOUT) as client,
+            client.stream("GET", "/events", headers=LIVE) as stream,
+        ):
+            lines = stream.iter_lines()
+            assert next(lines) == "retry: 1000"
+            stopping = time.monotonic()
+            server.process.terminate()
+            heard = lines_until_the_end(lines, SLACK_SECONDS)
+        assert [line for line in heard if line.startswith("retry: ")] != []
+        assert server.process.wait(timeout=GRACEFUL_TIMEOUT_SECONDS) == 0
+        assert time.monotonic() - stopping < SLACK_SECONDS + 1
+        output = server.output()
+        assert "ERROR" not in output
+        assert "Traceback" not in output

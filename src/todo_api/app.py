@@ -1,5 +1,6 @@
 """The application factory. Nothing happens at import time; the lifespan opens the database."""
 
+import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,6 +14,7 @@ from todo_api.authentication import AuthenticationMiddleware, warn_when_disabled
 from todo_api.change_feed_pruner import pruning
 from todo_api.config import Settings
 from todo_api.db import open_database, pool_limits
+from todo_api.deps import DRAINING_STATE_KEY
 from todo_api.metrics_middleware import MetricsMiddleware
 from todo_api.middleware import (
     AllowedHostsMiddleware,
@@ -84,7 +86,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             cursor_key = cursor_signing_key(secret_key(settings))
             async with pruning(database, retention):
-                yield {"database": database, "cursor_key": cursor_key}  # become request.state.*
+                yield {  # become request.state.*
+                    "database": database,
+                    "cursor_key": cursor_key,
+                    DRAINING_STATE_KEY: asyncio.Event(),  # set as the server stops
+                }
         finally:
             database.close()
 

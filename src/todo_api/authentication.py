@@ -9,6 +9,10 @@ writing, or a cookie-authenticated change without its CSRF token). The public ro
 
 Verified tokens are cached by hash for a few seconds (token_cache.py), so the hot path costs
 no query.
+
+An answer that outlives its request's check (GET /events, an endless stream) asks again through
+`still_holds`, left in the scope beside the caller: the same lookups, so signing out, a revoked
+token, a deleted user or a changed password ends it too (docs/security.md gives the bounds).
 """
 
 import asyncio
@@ -23,7 +27,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from todo_api import credentials
 from todo_api.config import Settings
 from todo_api.db import Database, UnitOfWork
-from todo_api.deps import CALLER_SCOPE_KEY
+from todo_api.deps import CALLER_SCOPE_KEY, CREDENTIAL_CHECK_SCOPE_KEY
 from todo_api.domain import clock
 from todo_api.domain.accounts import SAFE_METHODS, Caller, CredentialKind, is_public, permits
 from todo_api.errors import Forbidden, Unauthenticated
@@ -84,7 +88,18 @@ class AuthenticationMiddleware:
         # Only a caller that may pass is in the scope: rate_limit.py counts every other
         # request against its address.
         scope[CALLER_SCOPE_KEY] = caller
+        scope[CREDENTIAL_CHECK_SCOPE_KEY] = self.still_holds
         await self.app(scope, receive, send)
+
+    async def still_holds(self, scope: Scope, caller: Caller) -> bool:
+        """Whether the credential `scope` came with is still accepted, as `caller`: the edge's
+        own lookups again (a token through the cache), without noting a use, so that an open
+        stream is not activity that keeps a session from going idle."""
+        try:
+            again = await self._caller(scope, note_use=False)
+        except (Unauthenticated, Forbidden):
+            return False
+        return again == caller
 
     def _note(self, database: Database, work: UnitOfWork[None]) -> None:
         """Record a use without making the request wait for the write lock: a GET must not
@@ -93,16 +108,18 @@ class AuthenticationMiddleware:
         self._notes.add(task)  # the loop keeps only a weak reference to a task
         task.add_done_callback(self._notes.discard)
 
-    async def _caller(self, scope: Scope) -> Caller | None:
+    async def _caller(self, scope: Scope, *, note_use: bool = True) -> Caller | None:
         authorization, cookie, csrf = _credential_headers(scope["headers"])
         database: Database = scope["state"]["database"]
         if authorization is not None:
-            return await self._token_caller(database, authorization)
+            return await self._token_caller(database, authorization, note_use)
         if cookie is not None:
-            return await self._session_caller(database, cookie, csrf, scope["method"])
+            return await self._session_caller(database, cookie, csrf, scope["method"], note_use)
         return None
 
-    async def _token_caller(self, database: Database, authorization: bytes) -> Caller:
+    async def _token_caller(
+        self, database: Database, authorization: bytes, note_use: bool
+    ) -> Caller:
         scheme, _, value = authorization.decode("latin-1").partition(" ")
         token = value.strip()
         if scheme.lower() != "bearer" or not credentials.is_token_shaped(token):
@@ -122,12 +139,14 @@ class AuthenticationMiddleware:
             raise Unauthenticated("The token is unknown, expired or revoked.")
         caller = Caller(found.owner_id, found.scopes, CredentialKind.TOKEN, found.id)
         self.token_cache.put(token_hash, caller, found.expires_at, verified_at=read_at)
-        if found.last_used_at is None or now - found.last_used_at > USE_NOTE_INTERVAL:
+        if note_use and (
+            found.last_used_at is None or now - found.last_used_at > USE_NOTE_INTERVAL
+        ):
             self._note(database, lambda connection: api_tokens.note_use(connection, found.id, now))
         return caller
 
     async def _session_caller(
-        self, database: Database, cookie: bytes, csrf: bytes | None, method: str
+        self, database: Database, cookie: bytes, csrf: bytes | None, method: str, note_use: bool
     ) -> Caller | None:
         session_secret = _cookie_value(cookie, credentials.SESSION_COOKIE)
         if session_secret is None:
@@ -147,7 +166,7 @@ class AuthenticationMiddleware:
                 "A change made with the session cookie needs the session's CSRF token in "
                 "the X-CSRF-Token header (docs/security.md)."
             )
-        if now - found.last_seen_at > USE_NOTE_INTERVAL:
+        if note_use and now - found.last_seen_at > USE_NOTE_INTERVAL:
             self._note(
                 database, lambda connection: browser_sessions.note_seen(connection, found.id, now)
             )

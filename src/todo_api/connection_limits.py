@@ -7,6 +7,11 @@ every file descriptor. Each connection here is bounded in bytes and in time, and
 new connection closes the oldest one that is not being answered (an idle client, or one slow to
 send its request), so a fresh client always gets in. `todo-api serve` plugs it in as
 uvicorn's `http=` protocol (cli.py); the ASGI app never sees what it refuses.
+
+It also tells the app when the server begins to stop: uvicorn then asks each open connection
+to shut down, in one process or in each worker alike, and waits for every answer to finish.
+An endless answer (GET /events) never would, so the protocol sets the lifespan state's
+draining event (`deps.DRAINING_STATE_KEY`), which the streams watch and end on.
 """
 
 import asyncio
@@ -22,6 +27,7 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
+from todo_api.deps import DRAINING_STATE_KEY
 from todo_api.logs import LOGGER_NAME
 from todo_api.problems import PROBLEM_CONTENT_TYPE, problem_document
 
@@ -99,6 +105,13 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         super().connection_lost(exc)
+
+    def shutdown(self) -> None:
+        """The server begins to stop (SIGTERM): open streams end now, not at the timeout."""
+        draining: asyncio.Event | None = self.app_state.get(DRAINING_STATE_KEY)
+        if draining is not None:
+            draining.set()
+        super().shutdown()
 
     def data_received(self, data: bytes) -> None:
         if self.refused:

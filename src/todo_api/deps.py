@@ -6,7 +6,11 @@ The lifespan puts the database in the request state; the caller is resolved once
 by the authentication middleware at the edge (authentication.py), which leaves it in the scope.
 """
 
+import asyncio
+from collections.abc import Awaitable, Callable
+
 from starlette.requests import Request
+from starlette.types import Scope
 
 from todo_api.config import Settings
 from todo_api.db import Database
@@ -18,6 +22,14 @@ from todo_api.password_attempts import PasswordAttempts
 from todo_api.token_cache import TokenCache
 
 CALLER_SCOPE_KEY = "todo_api.caller"  # set by authentication.AuthenticationMiddleware
+# Beside the caller: whether the request's credential still holds, asked again by an answer
+# that outlives the moment it was checked (GET /events). The edge's own lookup, not a second one.
+CREDENTIAL_CHECK_SCOPE_KEY = "todo_api.credential_check"
+# In the lifespan state: set when the server begins to stop (connection_limits.py), so that
+# endless answers end at once instead of holding the shutdown until its timeout.
+DRAINING_STATE_KEY = "draining"
+
+CredentialCheck = Callable[[Scope, Caller], Awaitable[bool]]
 
 
 def database_of(request: Request) -> Database:
@@ -36,6 +48,19 @@ def caller_of(request: Request) -> Caller:
     if caller is None:  # a public route: only those run without a caller
         raise Unauthenticated("This needs a credential: a bearer token or a session.")
     return caller
+
+
+def credential_check_of(request: Request) -> CredentialCheck | None:
+    """How to ask whether this request's credential still holds (None: no credential was
+    asked, as under TODO_AUTH=disabled)."""
+    check: CredentialCheck | None = request.scope.get(CREDENTIAL_CHECK_SCOPE_KEY)
+    return check
+
+
+def draining_of(request: Request) -> asyncio.Event:
+    """Set once the server has begun to shut down."""
+    draining: asyncio.Event = getattr(request.state, DRAINING_STATE_KEY)
+    return draining
 
 
 def cursor_key_of(request: Request) -> bytes:

@@ -8,6 +8,13 @@ change after that id, or, when changes after it were already pruned
 A comment line every TODO_EVENTS_HEARTBEAT_SECONDS keeps proxies from closing an idle stream;
 past TODO_EVENTS_MAX_STREAMS open streams of one user: 429.
 
+A stream outlives the check of its credential at the edge, so it asks the edge again before
+it sends changes and every RECHECK_SECONDS while quiet (deps.credential_check_of: the same
+lookups, a token through its cache), and ends once the credential no longer holds: signed
+out, token revoked, user deleted, password changed. EventSource then reconnects, and hears 401.
+When the server begins to stop, every stream ends at once with a `retry` hint, and EventSource
+reconnects (to another replica).
+
 Only a client that asks for `text/event-stream` (as EventSource does) gets the endless stream;
 any other gets the changes there are now and the end of the answer (a poll), so generic
 clients and tools that read a whole answer never wait forever.
@@ -15,7 +22,9 @@ clients and tools that read a whole answer never wait forever.
 
 import asyncio
 import json
+import random
 import re
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -26,7 +35,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from todo_api import metrics
-from todo_api.deps import caller_of, database_of, settings_of
+from todo_api.deps import (
+    caller_of,
+    credential_check_of,
+    database_of,
+    draining_of,
+    settings_of,
+)
 from todo_api.errors import InvalidHeader, TooManyStreams
 from todo_api.repository import change_retention
 from todo_api.repository import changes as repository
@@ -36,6 +51,12 @@ router = APIRouter(tags=["events"], responses=AUTHENTICATED)
 
 POLL_SECONDS = 0.2  # how soon a commit reaches the stream: well within the 1 s asked for
 BATCH = 500
+# How often an open stream asks whether its credential still holds: a token's check is a cache
+# lookup (a query once per token_cache.TOKEN_CACHE_SECONDS), a session's one indexed read.
+RECHECK_SECONDS = 1.0
+# The reconnection delay sent as a stopping server ends its streams, drawn from this range so
+# that its clients do not all arrive at the other replicas in the same instant.
+DRAINING_RETRY_MS = (250, 1250)
 EVENT_STREAM = "text/event-stream"
 LAST_EVENT_ID = "Last-Event-ID"
 LAST_EVENT_ID_PATTERN = re.compile("[0-9]{1,18}")
@@ -131,6 +152,8 @@ async def events(request: Request) -> StreamingResponse:
     heartbeat = settings.events_heartbeat_seconds
     if streams.counts[caller.user_id] >= limit:
         raise TooManyStreams(limit)
+    check = credential_check_of(request)
+    draining = draining_of(request)
 
     async def stream() -> AsyncIterator[bytes]:
         nonlocal after
@@ -142,7 +165,11 @@ async def events(request: Request) -> StreamingResponse:
                 reset_data = json.dumps({"seq": after})
                 yield f"id: {after}\nevent: reset\ndata: {reset_data}\n\n".encode()
             quiet = 0.0
+            recheck_at = time.monotonic() + RECHECK_SECONDS
             while not await request.is_disconnected():
+                if live and draining.is_set():
+                    yield f"retry: {random.randint(*DRAINING_RETRY_MS)}\n\n".encode()
+                    return
                 found = await database.read(
                     partial(
                         repository.changes_after,
@@ -151,6 +178,12 @@ async def events(request: Request) -> StreamingResponse:
                         limit=BATCH,
                     )
                 )
+                # Asked before anything is sent, and every RECHECK_SECONDS while quiet: a
+                # stream never hears a change after the edge would refuse its credential.
+                if check is not None and (found or time.monotonic() >= recheck_at):
+                    if not await check(request.scope, caller):
+                        return  # EventSource reconnects, and hears 401
+                    recheck_at = time.monotonic() + RECHECK_SECONDS
                 for change in found:
                     data = {
                         "seq": change.seq,
