@@ -157,12 +157,14 @@ def test_heartbeats_and_the_bound_on_streams(server: ServerProcess) -> None:
         assert (first.status_code, second.status_code) == (200, 200)
         lines = first.iter_lines()
         assert ": heartbeat" in [next(lines) for _ in range(4)]  # after the retry and the id
-        third = client.get("/events")
+        third = client.get("/events", headers=LIVE)
         assert third.status_code == 429
         assert third.json()["type"] == "urn:todo-api:problem:rate-limited"
         assert third.headers["retry-after"] == "5"
         exposition = client.get("/metrics").text.splitlines()
         assert "todo_events_streams_open 2.0" in exposition
+        # A poll ends at once, and is what a client refused a stream falls back to: not capped.
+        assert client.get("/events").status_code == 200
 
 
 def test_a_change_made_through_another_process_arrives(database_url: str) -> None:

@@ -846,6 +846,7 @@ def test_focus_is_visible(page: "Page") -> None:
 
 
 LIVE_MS = 1000
+POLL_MS = 800  # how often a tab without a stream polls GET /events (web/app.js)
 
 
 def test_changes_appear_live_in_another_tab(
@@ -920,6 +921,48 @@ def test_a_reset_from_the_change_feed_reads_everything_again(
         expect(tab.locator(".list-select", has_text="Listed while away")).to_be_visible()
     finally:
         context.close()
+
+
+def test_a_tab_refused_a_stream_still_shows_changes(
+    browser: "Browser", tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """TODO_EVENTS_MAX_STREAMS=1: the second tab's EventSource is answered 429, on which a
+    browser gives up for good; the page polls GET /events instead, and a change made through
+    the API still shows there within a second or so, as in the tab that has the stream."""
+    directory = tmp_path_factory.mktemp("one-stream")
+    with (
+        todo_api_server(directory, cors_origins="", events_max_streams="1") as server,
+        httpx.Client(base_url=server.base_url, timeout=10) as api,
+    ):
+        context = browser.new_context()
+        try:
+            first, second = context.new_page(), context.new_page()
+            problems: list[str] = []
+            statuses: list[int] = []
+            for tab in (first, second):
+                tab.on("pageerror", lambda error: problems.append(str(error)))
+            second.on(
+                "response",
+                lambda response: (
+                    statuses.append(response.status) if response.url.endswith("/events") else None
+                ),
+            )
+            open_app(first, server)
+            # Its stream refused (the first tab holds the only one), the second tab polls: a
+            # 200 from /events there is a poll's.
+            with second.expect_response(
+                lambda response: response.url.endswith("/events") and response.status == 200
+            ):
+                open_app(second, server)
+            assert 429 in statuses
+            assert api.post("/todos", json={"title": "made by the API"}).status_code == 201
+            for tab in (first, second):
+                expect(items(tab).locator("label")).to_have_text(
+                    ["made by the API"], timeout=LIVE_MS + POLL_MS
+                )
+            assert problems == []
+        finally:
+            context.close()
 
 
 # ---------------------------------------------------------------- accessibility, screenshot

@@ -121,6 +121,24 @@ def test_sign_in_refuses_a_wrong_password_then_signs_in_and_out(
     assert page.evaluate("localStorage.getItem('todo-api.csrf-token')") is None
 
 
+def test_a_session_ended_elsewhere_shows_the_sign_in_screen(
+    page: "Page", server: ServerProcess
+) -> None:
+    """The session ends while the page only listens (signed out with a copy of the cookie, as
+    another tab or a password change would): the server ends the page's change feed, its
+    EventSource hears 401 on reconnecting, and the page goes to the sign-in screen without
+    the person doing anything."""
+    register(server, "ellen")
+    sign_in(page, "ellen")
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    (session,) = [c["value"] for c in page.context.cookies() if c["name"] == "todo_session"]
+    ended = httpx.delete(f"{server.base_url}/session", cookies={"todo_session": session})
+    assert ended.status_code == 204
+    # The stream's next credential check (1 s), EventSource's reconnection (1 s), one answer.
+    expect(page.locator(".sign-in-form")).to_be_visible(timeout=5000)
+    expect(page.locator(".app")).to_be_hidden()
+
+
 def test_change_password(page: "Page", server: ServerProcess) -> None:
     register(server, "linus")
     sign_in(page, "linus")

@@ -6,7 +6,7 @@ notification channel to configure. A client that reconnects with `Last-Event-ID`
 change after that id, or, when changes after it were already pruned
 (TODO_EVENTS_RETENTION_HOURS, change_feed_pruner.py), a `reset` event: read everything again.
 A comment line every TODO_EVENTS_HEARTBEAT_SECONDS keeps proxies from closing an idle stream;
-past TODO_EVENTS_MAX_STREAMS open streams of one user: 429.
+past TODO_EVENTS_MAX_STREAMS open streams of one user: 429 (a poll, below, is never refused so).
 
 A stream outlives the check of its credential at the edge, so it asks the edge again before
 it sends changes and every RECHECK_SECONDS while quiet (deps.credential_check_of: the same
@@ -27,7 +27,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from functools import partial
 from typing import Any
 
@@ -150,14 +150,19 @@ async def events(request: Request) -> StreamingResponse:
     streams = open_streams_of(request)
     limit = settings.events_max_streams
     heartbeat = settings.events_heartbeat_seconds
-    if streams.counts[caller.user_id] >= limit:
+    # Only endless streams are capped: a poll ends at once (the rate limit counts it), and is
+    # what a client refused a stream falls back to (the web app does).
+    if live and streams.counts[caller.user_id] >= limit:
         raise TooManyStreams(limit)
     check = credential_check_of(request)
     draining = draining_of(request)
 
     async def stream() -> AsyncIterator[bytes]:
         nonlocal after
-        with streams.opened(caller.user_id, limit):
+        counted: AbstractContextManager[None] = (
+            streams.opened(caller.user_id, limit) if live else nullcontext()
+        )
+        with counted:
             # The id at once, so that a client that reconnects before any change arrives
             # resumes from here (EventSource sends the last id it was given) and misses none.
             yield f"retry: 1000\nid: {after}\n\n".encode()
