@@ -18,10 +18,9 @@ import sys
 import termios
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -35,7 +34,7 @@ from container_image import (
     build_env,
     build_image,
 )
-from support import missing_part
+from support import missing_part, poll_until
 
 pytestmark = pytest.mark.container
 
@@ -47,7 +46,6 @@ START_TIMEOUT_SECONDS = 60
 HEALTHY_TIMEOUT_SECONDS = 90  # the first probe runs one --interval (10 s) after start
 GRACEFUL_EXIT_SECONDS = 10
 SLEEP_SECONDS = 3
-POLL_SECONDS = 0.1
 # /proc/net/tcp state code and the port the server listens on, as the kernel prints them.
 TCP_ESTABLISHED = "01"
 SERVER_PORT_HEX = f"{8000:04X}"
@@ -67,18 +65,6 @@ def docker(
 
 def unique(kind: str) -> str:
     return f"todo-api-test-{kind}-{uuid.uuid4().hex[:10]}"
-
-
-def poll(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    """Returns the first truthy value of `condition()`, or fails after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(POLL_SECONDS)
 
 
 @dataclass
@@ -115,7 +101,7 @@ class Engine:
             except OSError:
                 return False
 
-        poll(answers, START_TIMEOUT_SECONDS, f"{base}/health")
+        poll_until(answers, START_TIMEOUT_SECONDS, f"{base}/health")
         return base
 
     def running(self, container: str) -> bool:
@@ -165,7 +151,7 @@ def test_healthcheck_turns_healthy(engine: Engine) -> None:
             pytest.fail(f"container became unhealthy: {docker('inspect', container).stdout}")
         return value if value == "healthy" else None
 
-    poll(status, HEALTHY_TIMEOUT_SECONDS, "health status 'healthy'")
+    poll_until(status, HEALTHY_TIMEOUT_SECONDS, "health status 'healthy'")
 
 
 def test_hardened_run_serves_reads_and_writes(engine: Engine) -> None:
@@ -239,9 +225,13 @@ def test_sigterm_lets_an_in_flight_request_finish(engine: Engine) -> None:
             f"GET /debug/sleep?seconds={SLEEP_SECONDS} HTTP/1.1\r\n"
             "Host: test\r\nConnection: close\r\n\r\n".encode()
         )
-        poll(lambda: _unacknowledged_bytes(sock) == 0, 5, "the request to reach the container")
+        poll_until(
+            lambda: _unacknowledged_bytes(sock) == 0, 5, "the request to reach the container"
+        )
         client_port = sock.getsockname()[1]
-        poll(lambda: _unread_bytes(pid, client_port) == 0, 5, "the server to read the request")
+        poll_until(
+            lambda: _unread_bytes(pid, client_port) == 0, 5, "the server to read the request"
+        )
 
         stopped_at = time.monotonic()
         docker("kill", "--signal", "SIGTERM", container)
