@@ -87,6 +87,16 @@ def test_assets_are_fingerprinted_immutable_and_gzipped(client: TestClient) -> N
         "dialogs.js",
         "due.js",
         "list_window.js",
+        "page.js",
+        "query.js",
+        "items.js",
+        "shown.js",
+        "todos.js",
+        "reorder.js",
+        "editing.js",
+        "details.js",
+        "lists.js",
+        "live.js",
     }
     for url in urls:
         plain = client.get(f"/{url}", headers={"Accept-Encoding": "identity"})
@@ -106,7 +116,7 @@ def test_a_module_imports_only_modules_that_are_served(client: TestClient) -> No
     web = WebAssets.load(auth="disabled", registration="closed")
     for name, asset in web.assets.items():
         if name.endswith(".js"):
-            imported = set(re.findall(rb'from "\./([a-z_-]+\.js)"', asset.body))
+            imported = set(re.findall(rb'(?:from|import) "\./([a-z_-]+\.js)"', asset.body))
             assert {module.decode() for module in imported} <= served, name
 
 

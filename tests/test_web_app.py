@@ -846,7 +846,7 @@ def test_focus_is_visible(page: "Page") -> None:
 
 
 LIVE_MS = 1000
-POLL_MS = 800  # how often a tab without a stream polls GET /events (web/app.js)
+POLL_MS = 800  # how often a tab without a stream polls GET /events (web/live.js)
 
 
 def test_changes_appear_live_in_another_tab(
