@@ -188,6 +188,20 @@ def test_a_loopback_server_answers_loopback_names(database_url: str, host: str) 
         assert client.get("/todos", headers={"Host": host}).status_code == 200
 
 
+@pytest.mark.parametrize("lane", [True, False], ids=["fast-lane", "fastapi"])
+@pytest.mark.parametrize("host", ["localhost:1@evil.example", "localhost:80/evil?", "localhost:x"])
+def test_a_port_that_is_not_digits_is_refused_never_put_in_urls(
+    database_url: str, host: str, lane: bool
+) -> None:
+    """`Host: localhost:1@evil.example` would make `Location: http://localhost:1@evil.example/…`
+    (userinfo, then another host)."""
+    with _app_client(database_url, lane=lane) as client:
+        created = client.post("/todos", json={"title": "x"}, headers={"Host": host})
+    assert created.status_code == 400
+    assert created.json()["type"] == "urn:todo-api:problem:host-not-allowed"
+    assert "location" not in created.headers
+
+
 @pytest.mark.parametrize("path", ["/health", "/ready"])
 def test_probes_answer_any_host(database_url: str, path: str) -> None:
     with _app_client(database_url, allowed_hosts=["todo.example"]) as client:

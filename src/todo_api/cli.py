@@ -458,7 +458,7 @@ def _user_delete(settings: Settings, args: argparse.Namespace) -> int:
 
     async def delete(database: "Database") -> int:
         user = await database.read(lambda connection: users.get_by_username(connection, args.name))
-        await database.write(lambda connection: users.delete_user(connection, user.id))
+        await database.write(lambda connection: users.delete_user(connection, user.id), long=True)
         print(f"deleted user {user.username} and all their data")
         return 0
 

@@ -193,11 +193,16 @@ class AllowedHostsMiddleware:
 
 
 def _host_name(headers: list[tuple[bytes, bytes]]) -> bytes | None:
-    """The Host header's name, lower case, without its port (`[::1]` keeps its brackets)."""
+    """The Host header's name, lower case, without its port (`[::1]` keeps its brackets).
+
+    A "port" that is not digits (`localhost:1@evil`, `localhost:80/x?`) is no port: the whole
+    value is the name, which no allowed name equals, so it never reaches the URLs we build."""
     for name, value in headers:
         if name == HOST_HEADER:
             host, colon, port = value.rpartition(b":")
             if not colon or b"]" in port:  # no port, or an IPv6 literal without one
+                host = value
+            elif port and not port.isdigit():  # RFC 9110: port = *DIGIT (may be empty)
                 host = value
             return host.lower()
     return None

@@ -72,7 +72,9 @@ async def delete_me(request: Request, confirmation: AccountDelete) -> Response:
     database = database_of(request)
     password_attempts_of(request).count_user(caller.user_id)
     await accounts.check_password(database, caller.user_id, confirmation.password, "password")
-    await database.write(lambda connection: repository.delete_user(connection, caller.user_id))
+    await database.write(
+        lambda connection: repository.delete_user(connection, caller.user_id), long=True
+    )  # a whole account's rows: never on the event loop
     token_cache_of(request).forget(user_id=caller.user_id)
     response = Response(status_code=204)
     response.delete_cookie(credentials.SESSION_COOKIE, httponly=True, samesite="lax")
