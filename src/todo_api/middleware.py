@@ -200,9 +200,8 @@ def _host_name(headers: list[tuple[bytes, bytes]]) -> bytes | None:
     for name, value in headers:
         if name == HOST_HEADER:
             host, colon, port = value.rpartition(b":")
-            if not colon or b"]" in port:  # no port, or an IPv6 literal without one
-                host = value
-            elif port and not port.isdigit():  # RFC 9110: port = *DIGIT (may be empty)
+            no_port = not colon or b"]" in port  # or an IPv6 literal without one
+            if no_port or not port.isdigit() and port:  # RFC 9110: port = *DIGIT (may be empty)
                 host = value
             return host.lower()
     return None
