@@ -201,7 +201,8 @@ def _host_name(headers: list[tuple[bytes, bytes]]) -> bytes | None:
         if name == HOST_HEADER:
             host, colon, port = value.rpartition(b":")
             no_port = not colon or b"]" in port  # or an IPv6 literal without one
-            if no_port or not port.isdigit() and port:  # RFC 9110: port = *DIGIT (may be empty)
+            not_a_port = bool(port) and not port.isdigit()  # RFC 9110: port = *DIGIT
+            if no_port or not_a_port:
                 host = value
             return host.lower()
     return None
