@@ -139,6 +139,10 @@ def test_last_event_id_resumes_without_a_gap(server: ServerProcess) -> None:
         assert [next_event(lines)["data"]["id"] for _ in titles[1:]] == ids[1:]
         refused = client.get("/events", headers={"Last-Event-ID": "last"})
         assert refused.status_code == 422
+        # No event has a larger id (PostgreSQL's column is 32 bits): refused, not a 500.
+        too_large = client.get("/events", headers={"Last-Event-ID": "2147483648"})
+        assert too_large.status_code == 422
+        assert client.get("/events", headers={"Last-Event-ID": "2147483647"}).status_code == 200
         # Without Accept: text/event-stream, a poll: the changes so far, then the end.
         polled = client.get("/events", headers={"Last-Event-ID": after_first})
         assert polled.status_code == 200

@@ -59,7 +59,9 @@ RECHECK_SECONDS = 1.0
 DRAINING_RETRY_MS = (250, 1250)
 EVENT_STREAM = "text/event-stream"
 LAST_EVENT_ID = "Last-Event-ID"
-LAST_EVENT_ID_PATTERN = re.compile("[0-9]{1,18}")
+LAST_EVENT_ID_PATTERN = re.compile("[0-9]{1,10}")
+# The largest event id there can be: `changes.seq` is an INTEGER (PostgreSQL's is 32 bits).
+MAX_EVENT_ID = 2**31 - 1
 # Declared here rather than as a FastAPI parameter: an optional header would be documented as
 # "string or null", and a header cannot be null.
 RESUMABLE: dict[str, Any] = {
@@ -140,7 +142,9 @@ async def events(request: Request) -> StreamingResponse:
     database = database_of(request)
     settings = settings_of(request)
     last_event_id = request.headers.get(LAST_EVENT_ID)
-    if last_event_id is not None and not LAST_EVENT_ID_PATTERN.fullmatch(last_event_id):
+    if last_event_id is not None and not (
+        LAST_EVENT_ID_PATTERN.fullmatch(last_event_id) and int(last_event_id) <= MAX_EVENT_ID
+    ):
         raise InvalidHeader(LAST_EVENT_ID, "give the id of the last event received")
     position = await database.read(partial(change_retention.feed_position, owner_id=caller.user_id))
     # Resumed from before what was pruned: some changes are gone, so the client reads
