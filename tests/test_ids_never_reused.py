@@ -77,6 +77,8 @@ def test_a_deleted_accounts_id_never_reaches_the_next_account(database_url: str)
 
         seen_with_adas_token = other_worker.get("/todos", headers=ada.headers)
         assert "bob's own" not in seen_with_adas_token.text
+        # Still in that worker's cache, the token reaches no account: 401, not a 500.
+        assert other_worker.get("/me", headers=ada.headers).status_code == 401
 
 
 @pytest.mark.sqlite_only

@@ -11,7 +11,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection
 
 from todo_api.domain.accounts import username_key
-from todo_api.errors import Conflict, UsernameTaken, UserNotFound
+from todo_api.errors import Conflict, Unauthenticated, UsernameTaken, UserNotFound
 from todo_api.tables import LOCAL_USER_ID, USER_ID_FLOOR_ROW, user_id_floor, users
 
 
@@ -45,8 +45,12 @@ def find_user(connection: Connection, user_id: int) -> User | None:
 
 
 def get_user(connection: Connection, user_id: int) -> User:
-    row = connection.execute(sa.select(*_COLUMNS).where(users.c.id == user_id)).one()
-    return User._make(row)
+    """The caller's own account. Gone: it was deleted while another worker still held its
+    token in the cache (≤ 5 s), and the credential is as good as revoked."""
+    found = find_user(connection, user_id)
+    if found is None:
+        raise Unauthenticated("The account no longer exists.")
+    return found
 
 
 def list_users(connection: Connection) -> list[User]:
