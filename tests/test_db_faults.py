@@ -95,6 +95,31 @@ async def test_a_write_after_the_file_was_deleted_is_refused_and_creates_no_new_
         database.close()
 
 
+@pytest.mark.anyio
+@pytest.mark.sqlite_only  # the file's faults
+async def test_a_write_after_the_write_ahead_log_was_deleted_is_refused(
+    tmp_path: Path, database_url: str
+) -> None:
+    """Acknowledged commits live in `-wal` until a checkpoint: with the log deleted, SQLite
+    would go on appending to the unlinked one, and every write since the last checkpoint would
+    vanish at the next start (as the whole file's deletion would)."""
+    database = SqliteDatabase(database_url)
+    try:
+        for _write in range(3):
+            assert await database.write(create_todo) > 0
+        assert (tmp_path / "todo.db-wal").exists()
+        (tmp_path / "todo.db-wal").unlink()
+        with pytest.raises(DatabaseFileReplaced, match=r"write-ahead log \(-wal\) was deleted"):
+            await database.write(create_todo)
+        reason = await database.not_ready_because(lambda _connection: True)
+        assert reason == "The database's write-ahead log (-wal) was deleted; nothing was changed."
+        # A read the lost log breaks says so too (not a 500 for a missing table).
+        with pytest.raises(DatabaseFileReplaced, match="write-ahead log"):
+            await database.read(lambda connection: connection.exec_driver_sql("SELECT * FROM nope"))
+    finally:
+        database.close()
+
+
 def create_todo(connection: sa.Connection) -> int:
     now = dt.datetime.now(dt.UTC)
     return todos_repository.create_todo(connection, LOCAL_USER_ID, {"title": "x"}, now).id

@@ -169,6 +169,7 @@ class SqliteDatabase:
         try:
             return work(connection)
         except sa.exc.OperationalError as error:
+            self.file.check()  # a read failing because the file or its log went: say that
             raise translated(error) from error
         finally:
             connection.rollback()  # ends SQLAlchemy's bookkeeping; no BEGIN was sent

@@ -106,43 +106,71 @@ def sqlite_path(database_url: str) -> Path | None:
     return Path(path) if path and path != ":memory:" else None
 
 
+WAL = "-wal"
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of the file at `path`, None when there is none."""
+    try:
+        status = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (status.st_dev, status.st_ino)
+
+
 class DatabaseFile:
-    """The file the process opened, so that a deleted or replaced file is noticed."""
+    """The file the process opened, and its write-ahead log, so that either one deleted or
+    replaced is noticed.
+
+    The log matters as much as the file: acknowledged commits live in `-wal` until a checkpoint
+    copies them over, so a deleted `-wal` takes them along (and SQLite goes on appending to the
+    unlinked one). While this process holds its connections open, SQLite never removes the log
+    itself (only the last connection to close does), so its identity is stable until shutdown;
+    it is noted the first time it is seen, as it appears with the first read or write."""
 
     def __init__(self, database_url: str) -> None:
         self.path = sqlite_path(database_url)
+        self.log_path = None if self.path is None else self.path.with_name(self.path.name + WAL)
         self._identity: tuple[int, int] | None = None
+        self._log_identity: tuple[int, int] | None = None
         self._reported = False
 
     def remember(self) -> None:
         """Note which file is open now (call once it exists: after the first connection)."""
         if self.path is not None:
-            status = os.stat(self.path)
-            self._identity = (status.st_dev, status.st_ino)
+            self._identity = _identity(self.path)
 
     def check(self) -> None:
-        """Raise DatabaseFileReplaced when the path no longer names the file that is open."""
+        """Raise DatabaseFileReplaced when the path no longer names the file that is open, or
+        the log seen before is gone or another file."""
         if self.path is None or self._identity is None:
             return
-        try:
-            status = os.stat(self.path)
-        except FileNotFoundError:
-            self._replaced("deleted")
-        else:
-            if (status.st_dev, status.st_ino) != self._identity:
-                self._replaced("replaced by another file")
+        identity = _identity(self.path)
+        if identity is None:
+            self._replaced("The database file was", "deleted")
+        elif identity != self._identity:
+            self._replaced("The database file was", "replaced by another file")
+        assert self.log_path is not None
+        log = _identity(self.log_path)
+        if self._log_identity is None:
+            self._log_identity = log
+        elif log is None:
+            self._replaced("The database's write-ahead log (-wal) was", "deleted")
+        elif log != self._log_identity:
+            self._replaced("The database's write-ahead log (-wal) was", "replaced by another file")
 
     def free_bytes(self) -> int | None:
         """Free space on the database's file system (None for an in-memory database)."""
         return None if self.path is None else shutil.disk_usage(self.path.parent).free
 
-    def _replaced(self, what: str) -> None:
+    def _replaced(self, subject: str, what: str) -> None:
         if not self._reported:
             self._reported = True
             error_logger.critical(
-                "the database file %s was %s while the service ran; writes are refused and "
+                "%s %s while the service ran (the database file: %s); writes are refused and "
                 "/ready answers 503 until the service restarts with the right file",
-                self.path,
+                subject,
                 what,
+                self.path,
             )
-        raise DatabaseFileReplaced(f"The database file was {what}; nothing was changed.")
+        raise DatabaseFileReplaced(f"{subject} {what}; nothing was changed.")
