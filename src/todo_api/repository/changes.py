@@ -68,9 +68,6 @@ _AFTER = (
     .order_by(changes.c.seq)
     .limit(sa.bindparam("limit"))
 )
-_LAST = sa.select(sa.func.coalesce(sa.func.max(changes.c.seq), 0)).where(
-    changes.c.owner_id == sa.bindparam("owner_id")
-)
 
 
 def record(
@@ -125,8 +122,3 @@ def changes_after(connection: Connection, owner_id: int, after: int, limit: int)
                 _AFTER, {"owner_id": owner_id, "after": after, "limit": limit}
             )
         ]
-
-
-def last_seq(connection: Connection, owner_id: int) -> int:
-    with quiet_feed(connection, owner_id):
-        return int(connection.execute(_LAST, {"owner_id": owner_id}).scalar_one())
